@@ -1,0 +1,1 @@
+"""The database layer: tables, sessions, migrations and set-based queries."""

