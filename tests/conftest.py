@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from runtime.temporal import data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from database.migrate import upgrade
 from database.session import make_engine, make_session_factory, normalize_url
 from runtime.embedded import EmbeddedPostgres, ensure_database, venv_binary
+from runtime.temporal import data_converter
 
 TEMPLATE_DB = "bmsync_test_template"
 
@@ -107,9 +107,9 @@ async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-async def dev_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
-    WorkflowEnvironment
-]:
+async def dev_env(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server, for tests that need schedules or wall time."""
     db_file: Path = tmp_path_factory.mktemp("temporal") / "temporal.db"
     env = await WorkflowEnvironment.start_local(

@@ -21,8 +21,8 @@ def test_rows_written_by_one_test_are_private(session: Session) -> None:
     session.commit()
 
     assert session.scalar(select(Account.name)) == "acme-eu"
-    assert session.execute(text("select version()")).scalar_one().startswith(
-        "PostgreSQL"
+    assert (
+        session.execute(text("select version()")).scalar_one().startswith("PostgreSQL")
     )
 
 

@@ -1,8 +1,219 @@
 """Commands that start and inspect the running parts: up, status, worker, db, schedules."""
 
+import asyncio
+import logging
+import urllib.request
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+import starter
+import worker
+from database.migrate import current_revision, head_revision, upgrade
+from runtime.embedded import (
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    StartError,
+    port_answers,
+)
+from runtime.settings import Settings, get_settings
+from runtime.stack import Stack
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=errors, show_path=False, rich_tracebacks=False)],
+    )
+    # Their per-request lines drown what the engine itself decides.
+    for noisy in ("httpx", "temporalio.activity", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
     db = typer.Typer(help="The database schema.", no_args_is_help=True)
+    schedules = typer.Typer(help="The Temporal Schedules.", no_args_is_help=True)
     app.add_typer(db, name="db")
+    app.add_typer(schedules, name="schedules")
+
+    @db.command("upgrade")
+    def db_upgrade() -> None:
+        """Apply every migration not yet applied."""
+        settings = get_settings()
+        postgres = EmbeddedPostgres(settings.state_dir / "postgres")
+        try:
+            url = settings.database_url or postgres.start()
+            upgrade(url)
+            console.print(f"database at migration {current_revision(url)}")
+        except StartError as exc:
+            raise fail(str(exc)) from None
+        finally:
+            postgres.stop()
+
+    @app.command("worker")
+    def run_worker(verbose: bool = False) -> None:
+        """Run the long-lived worker until SIGTERM or SIGINT."""
+        setup_logging(verbose)
+        try:
+            asyncio.run(worker.main())
+        except StartError as exc:
+            raise fail(str(exc)) from None
+
+    @schedules.command("apply")
+    def schedules_apply() -> None:
+        """Create or update every account's schedules; safe to run again."""
+        setup_logging()
+        try:
+            result = asyncio.run(starter.main())
+        except StartError as exc:
+            raise fail(str(exc)) from None
+        console.print(
+            f"schedules: {len(result.created)} created, {len(result.updated)} "
+            f"updated, {len(result.unchanged)} unchanged, {len(result.deleted)} deleted"
+        )
+
+    @app.command("up")
+    def up(
+        sandbox: Annotated[
+            bool, typer.Option(help="Also run the Back Market sandbox.")
+        ] = True,
+        verbose: bool = False,
+    ) -> None:
+        """Run everything in one process tree until Ctrl-C: for trying by hand."""
+        setup_logging(verbose)
+        try:
+            asyncio.run(_up(get_settings(), with_sandbox=sandbox))
+        except StartError as exc:
+            raise fail(str(exc)) from None
+
+    @app.command("status")
+    def status() -> None:
+        """Which parts are up, where, and the applied migration."""
+        asyncio.run(_status(get_settings()))
+
+
+async def _up(settings: Settings, with_sandbox: bool) -> None:
+    stop = asyncio.Event()
+    worker.stop_on_signals(stop)
+    async with Stack(settings) as stack:
+        sandbox_url = None
+        sandbox_server = None
+        if with_sandbox:
+            from sandbox.server import SandboxServer
+
+            from sandbox.config import SandboxConfig
+
+            sandbox_server = SandboxServer(SandboxConfig(), port=settings.sandbox_port)
+            await sandbox_server.__aenter__()
+            sandbox_url = sandbox_server.base_url
+        try:
+            worker_task = asyncio.create_task(worker.run_worker(stack, stop))
+            await starter.apply_for_database(
+                stack.client, stack.database_url, settings.task_queue
+            )
+            console.print("[bold green]ready[/bold green]")
+            console.print(f"  Temporal UI   {settings.ui_url()}")
+            console.print(f"  Temporal      {stack.temporal_address}")
+            if sandbox_url:
+                console.print(f"  Sandbox       {sandbox_url}")
+            console.print("  Stop with Ctrl-C.")
+            await worker_task
+        finally:
+            if sandbox_server is not None:
+                await sandbox_server.__aexit__(None, None, None)
+
+
+async def _status(settings: Settings) -> None:
+    table = Table("part", "state", "where")
+    postgres = EmbeddedPostgres(settings.state_dir / "postgres")
+    url = settings.database_url or postgres.url()
+    revision = None
+    if url:
+        try:
+            revision = current_revision(url)
+            table.add_row("postgres", "up", _hide_password(url))
+        except Exception as exc:
+            table.add_row("postgres", f"down ({type(exc).__name__})", url)
+    else:
+        table.add_row("postgres", "down", str(postgres.data_dir))
+    table.add_row("migration", f"{revision or 'none'} (latest {head_revision()})", "")
+
+    address = settings.temporal_address
+    if address is None:
+        temporal = EmbeddedTemporal(
+            settings.state_dir / "temporal",
+            port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            namespace=settings.temporal_namespace,
+        )
+        up = await temporal.is_serving()
+        address = temporal.address
+    else:
+        up = port_answers(int(address.rsplit(":", 1)[1]), address.rsplit(":", 1)[0])
+    table.add_row("temporal", "up" if up else "down", address)
+    table.add_row(
+        "temporal ui",
+        "up" if _http_ok(settings.ui_url()) else "down",
+        settings.ui_url(),
+    )
+    sandbox_up = port_answers(settings.sandbox_port)
+    table.add_row(
+        "sandbox",
+        "up" if sandbox_up else "down",
+        f"http://127.0.0.1:{settings.sandbox_port}",
+    )
+    if up:
+        pollers = await _pollers(address, settings)
+        table.add_row(
+            "worker",
+            f"{pollers} poller(s)" if pollers else "none polling",
+            settings.task_queue,
+        )
+    console.print(table)
+
+
+async def _pollers(address: str, settings: Settings) -> int:
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    from runtime.temporal import connect
+
+    try:
+        client = await connect(address, settings.temporal_namespace)
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=settings.temporal_namespace,
+                task_queue=TaskQueue(name=settings.task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+    except Exception:
+        return 0
+    return len(response.pollers)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            return bool(response.status < 500)
+    except OSError:
+        return False
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

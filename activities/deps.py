@@ -1,0 +1,83 @@
+"""What the activities need, built once per worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from database.accounts import resolve_token
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from backmarket import BackMarketClient, Platform
+from database.models import Account
+from database.session import make_engine, make_session_factory
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BackMarketClients:
+    """One Back Market client per account, shared by every activity of the worker."""
+
+    session_factory: sessionmaker[Session]
+    user_agent_company: str = "Bmsync"
+    _clients: dict[int, BackMarketClient] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self, account_id: int) -> BackMarketClient:
+        async with self._lock:
+            client = self._clients.get(account_id)
+            if client is None:
+                client = await asyncio.to_thread(self._build, account_id)
+                self._clients[account_id] = client
+            return client
+
+    def _build(self, account_id: int) -> BackMarketClient:
+        with self.session_factory() as session:
+            account = session.get(Account, account_id)
+            if account is None:
+                raise LookupError(f"account {account_id} does not exist")
+            return BackMarketClient(
+                token=resolve_token(account),
+                platform=Platform(account.platform),
+                preprod=account.preprod,
+                base_url=account.base_url,
+                locale=account.locale,
+                company=self.user_agent_company,
+                integration="Sync",
+                contact_email="ops@example.com",
+            )
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+@dataclass
+class ActivityDeps:
+    session_factory: sessionmaker[Session]
+    clients: BackMarketClients
+    temporal: Client
+    task_queue: str
+
+    @classmethod
+    def create(
+        cls, database_url: str, temporal: Client, settings: Settings
+    ) -> ActivityDeps:
+        session_factory = make_session_factory(make_engine(database_url))
+        return cls(
+            session_factory=session_factory,
+            clients=BackMarketClients(session_factory),
+            temporal=temporal,
+            task_queue=settings.task_queue,
+        )
+
+    async def close(self) -> None:
+        await self.clients.close()
+        bind = self.session_factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()

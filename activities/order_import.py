@@ -1,0 +1,138 @@
+"""Activities of the scheduled order import."""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from temporalio import activity
+from temporalio.common import WorkflowIDReusePolicy
+
+from activities.deps import ActivityDeps
+from activities.errors import backmarket_call
+from activities.order_data import observed, order_in
+from backmarket.models import Order
+from database.orders import account_settings, upsert_order
+from database.sync_state import get_checkpoint, log_sync, set_checkpoint
+from domain.orders import (
+    ORDER_PAID,
+    ORDER_TO_SHIP,
+    DispatchOrdersInput,
+    FetchOrdersInput,
+    FetchOrdersResult,
+    ImportOrdersInput,
+    ImportPlan,
+    OrderObserved,
+    OrderWorkflowInput,
+    SaveCheckpointInput,
+    order_workflow_id,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_KIND = "orders"
+# Back Market's date filters are lower bounds of unsure inclusiveness, and its clock
+# is not ours: every run reads again what changed shortly before the checkpoint.
+OVERLAP = timedelta(minutes=5)
+DISPATCH_CONCURRENCY = 20
+ORDER_WORKFLOW = "OrderWorkflow"
+
+
+class OrderImportActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    @activity.defn
+    def plan_order_import(self, input: ImportOrdersInput) -> ImportPlan:
+        """Whether the account imports orders now, and from when."""
+        with self.deps.session_factory() as session:
+            settings = account_settings(session, input.account_id)
+            since = get_checkpoint(session, input.account_id, CHECKPOINT_KIND)
+            return ImportPlan(enabled=settings.order_import, since=since)
+
+    @activity.defn
+    async def fetch_changed_orders(self, input: FetchOrdersInput) -> FetchOrdersResult:
+        """Read every page, then store every order; a failed page stores nothing."""
+        client = await self.deps.clients.get(input.account_id)
+        with backmarket_call():
+            if input.since is None:
+                # The first run takes every open order, whenever it was placed.
+                orders = await client.list_orders(state=ORDER_PAID)
+                orders += await client.list_orders(state=ORDER_TO_SHIP)
+            else:
+                orders = await client.list_orders(
+                    date_modification=input.since - OVERLAP
+                )
+        latest: dict[int, Order] = {}
+        for order in orders:
+            known = latest.get(order.order_id)
+            if known is None or _modified(order) >= _modified(known):
+                latest[order.order_id] = order
+        changed = await asyncio.to_thread(
+            self._store, input.account_id, list(latest.values())
+        )
+        newest = max(
+            (o.date_modification for o in latest.values() if o.date_modification),
+            default=None,
+        )
+        activity.logger.info(
+            "orders fetched",
+            extra={
+                "account_id": input.account_id,
+                "seen": len(latest),
+                "changed": len(changed),
+            },
+        )
+        return FetchOrdersResult(
+            changed=changed, seen=len(latest), newest_modification=newest
+        )
+
+    def _store(self, account_id: int, orders: list[Order]) -> list[OrderObserved]:
+        changed = []
+        with self.deps.session_factory.begin() as session:
+            for order in orders:
+                upserted = upsert_order(session, account_id, order_in(order))
+                if upserted.changed:
+                    changed.append(observed(order, upserted))
+                if upserted.created:
+                    log_sync(
+                        session,
+                        account_id=account_id,
+                        kind="order_import",
+                        direction="pull",
+                        result="ok",
+                        external_ref=str(order.order_id),
+                        sales_order_id=upserted.sales_order_id,
+                        detail=f"imported with {len(upserted.lines)} line(s)",
+                    )
+        return changed
+
+    @activity.defn
+    async def dispatch_orders(self, input: DispatchOrdersInput) -> int:
+        """Start or signal each order's workflow with what the import saw."""
+        semaphore = asyncio.Semaphore(DISPATCH_CONCURRENCY)
+
+        async def dispatch(order: OrderObserved) -> None:
+            async with semaphore:
+                await self.deps.temporal.start_workflow(
+                    ORDER_WORKFLOW,
+                    OrderWorkflowInput(
+                        account_id=input.account_id, order_id=order.order_id
+                    ),
+                    id=order_workflow_id(input.account_id, order.order_id),
+                    task_queue=self.deps.task_queue,
+                    start_signal="observe",
+                    start_signal_args=[order],
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                )
+
+        await asyncio.gather(*(dispatch(order) for order in input.orders))
+        return len(input.orders)
+
+    @activity.defn
+    def save_order_checkpoint(self, input: SaveCheckpointInput) -> None:
+        with self.deps.session_factory.begin() as session:
+            set_checkpoint(session, input.account_id, CHECKPOINT_KIND, input.value)
+
+
+def _modified(order: Order) -> float:
+    return order.date_modification.timestamp() if order.date_modification else 0.0

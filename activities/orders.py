@@ -1,0 +1,296 @@
+"""Activities of the order workflow: Back Market writes, each safe to repeat."""
+
+import asyncio
+import logging
+
+from temporalio import activity
+
+from activities.deps import ActivityDeps
+from activities.errors import backmarket_call, rejected
+from activities.order_data import observed, order_in
+from backmarket import BackMarketClient
+from backmarket.errors import UnprocessableError
+from backmarket.models import Order
+from database import orders as order_db
+from database.models import BackMarketPhase
+from database.sync_state import log_sync
+from domain.imei import is_valid_imei
+from domain.orders import (
+    LINE_ACCEPTED,
+    LINE_PAID,
+    LINE_SHIPPED,
+    ORDER_SHIPPED,
+    AcceptLineInput,
+    AcceptLineResult,
+    CommittedItem,
+    OrderObserved,
+    OrderPhase,
+    OrderRef,
+    OrderSettings,
+    RecordCommitInput,
+    RecordShipmentInput,
+    ReleaseCommitsInput,
+    SendLineImeiInput,
+    SendLineImeiResult,
+    SetOrderStatusInput,
+    ShipOrderInput,
+    ShipOrderResult,
+)
+
+log = logging.getLogger(__name__)
+
+PHASE_TO_BACKMARKET = {
+    OrderPhase.IMPORTED: BackMarketPhase.PAID,
+    OrderPhase.VALIDATED: BackMarketPhase.VALIDATED,
+    OrderPhase.WAITING_FOR_COMMIT: BackMarketPhase.VALIDATED,
+    OrderPhase.COMMITTED: BackMarketPhase.VALIDATED,
+    OrderPhase.IMEI_SENT: BackMarketPhase.VALIDATED,
+    OrderPhase.WAITING_FOR_SHIPMENT: BackMarketPhase.VALIDATED,
+    OrderPhase.SHIPPED: BackMarketPhase.SHIPPED,
+    OrderPhase.CANCELLED: BackMarketPhase.CANCELLED,
+    OrderPhase.REFUNDED: BackMarketPhase.REFUNDED,
+}
+
+
+class OrderActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    @activity.defn
+    async def refresh_order(self, input: OrderRef) -> OrderObserved:
+        """Read one order from Back Market and store it."""
+        order = await self._read_order(input)
+        upserted = await asyncio.to_thread(self._store, input.account_id, order)
+        return observed(order, upserted)
+
+    def _store(self, account_id: int, order: Order) -> order_db.UpsertedOrder:
+        with self.deps.session_factory.begin() as session:
+            return order_db.upsert_order(session, account_id, order_in(order))
+
+    @activity.defn
+    def load_order_settings(self, input: OrderRef) -> OrderSettings:
+        with self.deps.session_factory() as session:
+            try:
+                settings = order_db.account_settings(session, input.account_id)
+            except LookupError as exc:
+                raise rejected(str(exc), "AccountMissing") from None
+            return OrderSettings(
+                auto_validate=settings.auto_validate, imei_sync=settings.imei_sync
+            )
+
+    @activity.defn
+    async def accept_line(self, input: AcceptLineInput) -> AcceptLineResult:
+        """Accept one orderline; a line Back Market already accepted counts as done."""
+        client = await self.deps.clients.get(input.account_id)
+        state = await self._line_state(client, input) if _is_retry() else LINE_PAID
+        if state in (LINE_ACCEPTED, LINE_SHIPPED):
+            return AcceptLineResult(
+                accepted=True, backmarket_state=state, note="already accepted"
+            )
+        if state != LINE_PAID:
+            return AcceptLineResult(
+                accepted=False,
+                backmarket_state=state,
+                note=f"Back Market shows the line in state {state}: not accepted",
+            )
+        with backmarket_call():
+            await client.accept_orderline(input.order_id, input.sku)
+        await asyncio.to_thread(
+            self._log,
+            input.account_id,
+            "order_validate",
+            input.order_id,
+            f"accepted orderline {input.orderline_id}",
+        )
+        return AcceptLineResult(
+            accepted=True, backmarket_state=LINE_ACCEPTED, note="accepted"
+        )
+
+    async def _line_state(
+        self, client: BackMarketClient, input: AcceptLineInput
+    ) -> int:
+        with backmarket_call():
+            order = await client.get_order(input.order_id)
+        for line in order.orderlines:
+            if line.id == input.orderline_id:
+                return line.state
+        raise rejected(f"order {input.order_id} has no orderline {input.orderline_id}")
+
+    @activity.defn
+    def record_commit(self, input: RecordCommitInput) -> CommittedItem:
+        """Check every commit rule and record the commit, or record nothing."""
+        try:
+            with self.deps.session_factory.begin() as session:
+                device = order_db.record_commit(
+                    session,
+                    input.account_id,
+                    input.order_id,
+                    input.orderline_id,
+                    input.identifier,
+                    input.allow_mismatch,
+                )
+        except (order_db.CommitRejected, LookupError) as exc:
+            raise rejected(str(exc), "CommitRejected") from None
+        return CommittedItem(
+            inventory_item_id=device.inventory_item_id,
+            imei=device.imei,
+            serial=device.serial,
+            fulfils_line=device.fulfils_line,
+        )
+
+    @activity.defn
+    def release_commits(self, input: ReleaseCommitsInput) -> int:
+        with self.deps.session_factory.begin() as session:
+            return order_db.release_commits(
+                session, input.account_id, input.order_id, input.orderline_id
+            )
+
+    @activity.defn
+    async def send_line_imei(self, input: SendLineImeiInput) -> SendLineImeiResult:
+        """Set one orderline's IMEI; an IMEI already there and equal counts as sent."""
+        imei = await asyncio.to_thread(self._imei_of, input.inventory_item_id)
+        if imei is None:
+            return SendLineImeiResult(sent=False, note="the device has no valid IMEI")
+        client = await self.deps.clients.get(input.account_id)
+        if _is_retry():
+            current = await self._orderline_imei(client, input)
+            if current is not None:
+                return _imei_outcome(current, imei)
+        with backmarket_call():
+            try:
+                await client.set_orderline_identifiers(input.orderline_id, imei=imei)
+            except UnprocessableError:
+                # Back Market already holds an identifier for the line: ours or not?
+                current = await self._orderline_imei(client, input)
+                if current is None:
+                    raise
+                return _imei_outcome(current, imei)
+        await asyncio.to_thread(
+            self._log,
+            input.account_id,
+            "imei_sync",
+            input.order_id,
+            f"IMEI sent for orderline {input.orderline_id}",
+        )
+        return SendLineImeiResult(sent=True, note="IMEI sent")
+
+    async def _orderline_imei(
+        self, client: BackMarketClient, input: SendLineImeiInput
+    ) -> str | None:
+        with backmarket_call():
+            order = await client.get_order(input.order_id)
+        for line in order.orderlines:
+            if line.id == input.orderline_id:
+                return line.imei or None
+        return None
+
+    def _imei_of(self, inventory_item_id: int) -> str | None:
+        with self.deps.session_factory() as session:
+            imei, _serial = order_db.device_identifiers(session, inventory_item_id)
+        return imei if imei is not None and is_valid_imei(imei) else None
+
+    @activity.defn
+    def record_shipment(self, input: RecordShipmentInput) -> None:
+        with self.deps.session_factory.begin() as session:
+            order_db.record_shipment(
+                session,
+                input.account_id,
+                input.order_id,
+                input.shipment.tracking_number.strip(),
+                input.shipment.carrier,
+                input.shipment.url,
+            )
+
+    @activity.defn
+    async def ship_order(self, input: ShipOrderInput) -> ShipOrderResult:
+        """Send the shipment, with the IMEI of a single-device order; once only."""
+        client = await self.deps.clients.get(input.account_id)
+        imei = None
+        if input.inventory_item_id is not None:
+            imei = await asyncio.to_thread(self._imei_of, input.inventory_item_id)
+        if _is_retry():
+            with backmarket_call():
+                order = await client.get_order(input.order_id)
+            if order.state == ORDER_SHIPPED:
+                await asyncio.to_thread(self._mark_sent, input)
+                sent_imei = imei is not None and any(
+                    line.imei == imei for line in order.orderlines
+                )
+                return ShipOrderResult(
+                    shipped=True, imei_sent=sent_imei, note="already shipped"
+                )
+        shipment = input.shipment
+        with backmarket_call():
+            await client.ship_order(
+                input.order_id,
+                tracking_number=shipment.tracking_number.strip(),
+                tracking_url=shipment.url,
+                shipper=shipment.carrier,
+                imei=imei,
+            )
+        await asyncio.to_thread(self._mark_sent, input)
+        note = f"shipped with tracking {shipment.tracking_number.strip()}"
+        if imei is not None:
+            note += " and the device's IMEI"
+        return ShipOrderResult(shipped=True, imei_sent=imei is not None, note=note)
+
+    def _mark_sent(self, input: ShipOrderInput) -> None:
+        with self.deps.session_factory.begin() as session:
+            order_db.mark_shipment_sent(
+                session,
+                input.account_id,
+                input.order_id,
+                input.shipment.tracking_number.strip(),
+            )
+            log_sync(
+                session,
+                account_id=input.account_id,
+                kind="shipment",
+                direction="push",
+                result="ok",
+                external_ref=str(input.order_id),
+                detail="shipment sent",
+            )
+
+    @activity.defn
+    def set_order_status(self, input: SetOrderStatusInput) -> None:
+        """Move the sales order to the status the account maps its phase to."""
+        with self.deps.session_factory.begin() as session:
+            order_db.set_order_phase(
+                session,
+                input.account_id,
+                input.order_id,
+                PHASE_TO_BACKMARKET[input.phase],
+                input.line_states,
+            )
+
+    async def _read_order(self, input: OrderRef) -> Order:
+        client = await self.deps.clients.get(input.account_id)
+        with backmarket_call():
+            return await client.get_order(input.order_id)
+
+    def _log(self, account_id: int, kind: str, order_id: int, detail: str) -> None:
+        with self.deps.session_factory.begin() as session:
+            log_sync(
+                session,
+                account_id=account_id,
+                kind=kind,
+                direction="push",
+                result="ok",
+                external_ref=str(order_id),
+                detail=detail,
+            )
+
+
+def _is_retry() -> bool:
+    """A repeated attempt may follow a write whose answer was lost."""
+    return activity.info().attempt > 1
+
+
+def _imei_outcome(current: str, ours: str) -> SendLineImeiResult:
+    if current == ours:
+        return SendLineImeiResult(sent=True, note="IMEI already on Back Market")
+    return SendLineImeiResult(
+        sent=False,
+        note="Back Market already holds another IMEI for this line; it cannot change",
+    )

@@ -1,0 +1,281 @@
+"""Inputs, results and states of the order workflows.
+
+Payloads carry ids, states and short notes: never customer names, addresses or whole
+Back Market responses, so workflow history stays small and free of personal data.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+# Back Market orderline states (see the API contract).
+LINE_NEW = 0
+LINE_PAID = 1
+LINE_ACCEPTED = 2
+LINE_SHIPPED = 3
+LINE_CANCELLED = 4
+LINE_REFUNDED_BEFORE_SHIPPING = 5
+LINE_REFUNDED_AFTER_SHIPPING = 6
+LINE_PAYMENT_REFUSED = 7
+LINE_AWAITING_PAYMENT = 8
+LINE_ON_HOLD = 9
+
+# Back Market order states.
+ORDER_PAID = 1
+ORDER_TO_SHIP = 3
+ORDER_SHIPPED = 9
+
+LINE_STATES_CLOSED = frozenset(
+    {
+        LINE_CANCELLED,
+        LINE_REFUNDED_BEFORE_SHIPPING,
+        LINE_REFUNDED_AFTER_SHIPPING,
+        LINE_PAYMENT_REFUSED,
+    }
+)
+
+
+def order_workflow_id(account_id: int, order_id: int) -> str:
+    """The one workflow id an order ever has, whoever starts it."""
+    return f"order-{account_id}-{order_id}"
+
+
+class OrderPhase(StrEnum):
+    IMPORTED = "imported"
+    VALIDATED = "validated"
+    WAITING_FOR_COMMIT = "waiting_for_commit"
+    COMMITTED = "committed"
+    IMEI_SENT = "imei_sent"
+    WAITING_FOR_SHIPMENT = "waiting_for_shipment"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class LineObserved(BaseModel):
+    """One orderline as Back Market last showed it."""
+
+    orderline_id: int
+    state: int
+    sku: str
+    quantity: int = 1
+    unknown_sku: bool = False
+
+
+class OrderObserved(BaseModel):
+    """What an import saw of an order: states only, keyed by Back Market ids."""
+
+    order_id: int
+    state: int
+    date_modification: datetime | None = None
+    lines: list[LineObserved]
+    shipped_tracking: bool = False
+
+
+class OrderRef(BaseModel):
+    account_id: int
+    order_id: int
+
+
+class OrderWorkflowInput(BaseModel):
+    account_id: int
+    order_id: int
+
+
+class OrderSettings(BaseModel):
+    """The account settings an order workflow acts on, read at each decision."""
+
+    auto_validate: bool
+    imei_sync: bool
+
+
+class CommittedItem(BaseModel):
+    inventory_item_id: int
+    imei: str | None = None
+    serial: str | None = None
+    fulfils_line: bool = True
+
+
+class LineStatus(BaseModel):
+    orderline_id: int
+    sku: str
+    quantity: int
+    backmarket_state: int
+    validated: bool = False
+    unknown_sku: bool = False
+    commits: list[CommittedItem] = Field(default_factory=list)
+    imei_sent: bool = False
+    imei_note: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.backmarket_state in LINE_STATES_CLOSED
+
+    @property
+    def fully_committed(self) -> bool:
+        return len(self.commits) >= self.quantity
+
+
+class ShipmentStatus(BaseModel):
+    tracking_number: str
+    carrier: str | None = None
+    url: str | None = None
+    sent: bool = False
+
+
+class OrderState(BaseModel):
+    """The answer to the order workflow's state query."""
+
+    account_id: int
+    order_id: int
+    phase: OrderPhase
+    lines: list[LineStatus]
+    shipment: ShipmentStatus | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class ValidateOrderInput(BaseModel):
+    """Accept lines on Back Market; every paid line when none are named."""
+
+    orderline_ids: list[int] | None = None
+
+
+class ValidateOrderResult(BaseModel):
+    accepted: list[int]
+    skipped: list[int]
+
+
+class CommitInventoryInput(BaseModel):
+    """Commit one device, by IMEI or serial number, to one orderline."""
+
+    orderline_id: int
+    identifier: str = Field(min_length=1, max_length=50)
+    allow_mismatch: bool = Field(
+        default=False,
+        description="Record a device that does not fulfil the line; no IMEI is sent.",
+    )
+
+
+class CommitInventoryResult(BaseModel):
+    orderline_id: int
+    inventory_item_id: int
+    fulfils_line: bool
+    imei_will_sync: bool
+    note: str
+
+
+class AddShipmentInput(BaseModel):
+    tracking_number: str = Field(min_length=1, max_length=100)
+    carrier: str | None = Field(default=None, max_length=100)
+    url: str | None = Field(default=None, max_length=500)
+
+
+class AddShipmentResult(BaseModel):
+    held: bool
+    note: str
+
+
+class RecordCommitInput(BaseModel):
+    account_id: int
+    order_id: int
+    orderline_id: int
+    identifier: str
+    allow_mismatch: bool = False
+
+
+class ReleaseCommitsInput(BaseModel):
+    account_id: int
+    order_id: int
+    orderline_id: int
+
+
+class AcceptLineInput(BaseModel):
+    account_id: int
+    order_id: int
+    orderline_id: int
+    sku: str
+
+
+class AcceptLineResult(BaseModel):
+    accepted: bool
+    backmarket_state: int
+    note: str
+
+
+class SendLineImeiInput(BaseModel):
+    account_id: int
+    order_id: int
+    orderline_id: int
+    inventory_item_id: int
+
+
+class SendLineImeiResult(BaseModel):
+    sent: bool
+    note: str
+
+
+class RecordShipmentInput(BaseModel):
+    account_id: int
+    order_id: int
+    shipment: AddShipmentInput
+
+
+class ShipOrderInput(BaseModel):
+    account_id: int
+    order_id: int
+    shipment: AddShipmentInput
+    # For a single-device order the IMEI rides along with the shipment.
+    inventory_item_id: int | None = None
+
+
+class ShipOrderResult(BaseModel):
+    shipped: bool
+    imei_sent: bool
+    note: str
+
+
+class SetOrderStatusInput(BaseModel):
+    account_id: int
+    order_id: int
+    phase: OrderPhase
+    line_states: dict[int, int] = Field(default_factory=dict)
+
+
+class ImportOrdersInput(BaseModel):
+    account_id: int
+
+
+class ImportPlan(BaseModel):
+    enabled: bool
+    since: datetime | None = None
+
+
+class FetchOrdersInput(BaseModel):
+    account_id: int
+    since: datetime | None = None
+
+
+class FetchOrdersResult(BaseModel):
+    """Orders that changed, already upserted, and the newest modification seen."""
+
+    changed: list[OrderObserved]
+    seen: int
+    newest_modification: datetime | None = None
+
+
+class DispatchOrdersInput(BaseModel):
+    account_id: int
+    orders: list[OrderObserved]
+
+
+class SaveCheckpointInput(BaseModel):
+    account_id: int
+    value: datetime
+
+
+class ImportOrdersResult(BaseModel):
+    skipped: bool = False
+    seen: int = 0
+    dispatched: int = 0
+    checkpoint: datetime | None = None

@@ -1,0 +1,70 @@
+"""The running parts a process needs: a database and Temporal, embedded or configured."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from temporalio.client import Client
+
+from database.migrate import upgrade
+from runtime.embedded import EmbeddedPostgres, EmbeddedTemporal
+from runtime.settings import Settings
+from runtime.temporal import connect
+
+log = logging.getLogger(__name__)
+
+
+class Stack:
+    """Finds or starts Postgres and Temporal; stops on exit only what it started."""
+
+    def __init__(self, settings: Settings, *, with_temporal: bool = True) -> None:
+        self.settings = settings
+        self.with_temporal = with_temporal
+        self.postgres = EmbeddedPostgres(settings.state_dir / "postgres")
+        self.temporal = EmbeddedTemporal(
+            settings.state_dir / "temporal",
+            port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            namespace=settings.temporal_namespace,
+        )
+        self.database_url = ""
+        self.temporal_address = ""
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        assert self._client is not None, "the stack has no Temporal client"
+        return self._client
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return self.settings.temporal_address is None
+
+    async def __aenter__(self) -> Stack:
+        try:
+            self.database_url = self.settings.database_url or self.postgres.start()
+            upgrade(self.database_url)
+            if self.with_temporal:
+                self.temporal_address = (
+                    self.settings.temporal_address or await self.temporal.start()
+                )
+                self._client = await connect(
+                    self.temporal_address, self.settings.temporal_namespace
+                )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.temporal.stop()
+        self.postgres.stop()

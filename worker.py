@@ -1,0 +1,75 @@
+"""The long-lived worker: every workflow and activity, until SIGTERM or SIGINT.
+
+On a signal it stops polling for new tasks and gives running activities the grace
+period to finish; what does not finish in time is retried by Temporal elsewhere.
+"""
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import ActivityDeps, build_activities
+from runtime.settings import Settings, get_settings
+from runtime.stack import Stack
+from workflows import ALL_WORKFLOWS
+
+log = logging.getLogger("bmsync.worker")
+
+ACTIVITY_THREADS = 16
+
+
+def build_worker(
+    client: Client, task_queue: str, deps: ActivityDeps, grace_seconds: float
+) -> Worker:
+    """A worker with every workflow and activity of the engine registered."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=build_activities(deps),
+        activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
+        graceful_shutdown_timeout=timedelta(seconds=grace_seconds),
+    )
+
+
+async def run_worker(stack: Stack, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then shut down gracefully."""
+    settings = stack.settings
+    deps = ActivityDeps.create(stack.database_url, stack.client, settings)
+    try:
+        worker = build_worker(
+            stack.client, settings.task_queue, deps, settings.shutdown_grace_seconds
+        )
+        async with worker:
+            log.info(
+                "worker polling",
+                extra={"task_queue": settings.task_queue},
+            )
+            await stop.wait()
+            log.info("worker shutting down")
+    finally:
+        await deps.close()
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def main(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    async with Stack(settings) as stack:
+        await run_worker(stack, stop)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(main())

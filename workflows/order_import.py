@@ -1,0 +1,69 @@
+"""The scheduled order import of one account."""
+
+from temporalio import workflow
+
+from domain.orders import (
+    DispatchOrdersInput,
+    FetchOrdersInput,
+    ImportOrdersInput,
+    ImportOrdersResult,
+    SaveCheckpointInput,
+)
+from workflows.policies import (
+    BACKMARKET_TIMEOUT,
+    DATABASE_RETRY,
+    DATABASE_TIMEOUT,
+    IMPORT_FETCH_TIMEOUT,
+    IMPORT_RETRY,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.order_import import OrderImportActivities
+
+
+@workflow.defn
+class ImportOrdersWorkflow:
+    """Read every order changed since the checkpoint and hand each to its workflow.
+
+    All pages are read and stored before any order workflow is started or signalled,
+    and the checkpoint moves only after that: a failed page leaves it where it was,
+    and the next run reads the same window again.
+    """
+
+    @workflow.run
+    async def run(self, input: ImportOrdersInput) -> ImportOrdersResult:
+        plan = await workflow.execute_activity_method(
+            OrderImportActivities.plan_order_import,
+            input,
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        if not plan.enabled:
+            return ImportOrdersResult(skipped=True)
+
+        fetched = await workflow.execute_activity_method(
+            OrderImportActivities.fetch_changed_orders,
+            FetchOrdersInput(account_id=input.account_id, since=plan.since),
+            start_to_close_timeout=IMPORT_FETCH_TIMEOUT,
+            retry_policy=IMPORT_RETRY,
+        )
+        if fetched.changed:
+            await workflow.execute_activity_method(
+                OrderImportActivities.dispatch_orders,
+                DispatchOrdersInput(
+                    account_id=input.account_id, orders=fetched.changed
+                ),
+                start_to_close_timeout=BACKMARKET_TIMEOUT,
+                retry_policy=IMPORT_RETRY,
+            )
+        checkpoint = fetched.newest_modification or plan.since
+        if checkpoint is not None and checkpoint != plan.since:
+            await workflow.execute_activity_method(
+                OrderImportActivities.save_order_checkpoint,
+                SaveCheckpointInput(account_id=input.account_id, value=checkpoint),
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                retry_policy=DATABASE_RETRY,
+            )
+        return ImportOrdersResult(
+            seen=fetched.seen, dispatched=len(fetched.changed), checkpoint=checkpoint
+        )

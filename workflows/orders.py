@@ -1,0 +1,494 @@
+"""One durable workflow per Back Market order: validate, commit, IMEI, ship."""
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from domain.imei import is_valid_imei
+from domain.orders import (
+    LINE_ACCEPTED,
+    LINE_CANCELLED,
+    LINE_PAID,
+    LINE_PAYMENT_REFUSED,
+    LINE_SHIPPED,
+    ORDER_SHIPPED,
+    AcceptLineInput,
+    AddShipmentInput,
+    AddShipmentResult,
+    CommitInventoryInput,
+    CommitInventoryResult,
+    CommittedItem,
+    LineStatus,
+    OrderObserved,
+    OrderPhase,
+    OrderRef,
+    OrderSettings,
+    OrderState,
+    OrderWorkflowInput,
+    RecordCommitInput,
+    RecordShipmentInput,
+    ReleaseCommitsInput,
+    SendLineImeiInput,
+    SetOrderStatusInput,
+    ShipmentStatus,
+    ShipOrderInput,
+    ValidateOrderInput,
+    ValidateOrderResult,
+)
+from workflows.policies import (
+    BACKMARKET_RETRY,
+    BACKMARKET_TIMEOUT,
+    DATABASE_RETRY,
+    DATABASE_TIMEOUT,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.orders import OrderActivities
+
+
+@workflow.defn
+class OrderWorkflow:
+    """Carries one order from import to shipment, line by line.
+
+    Back Market's view arrives as `observe` signals from the import; operators and
+    the HTTP API act through the `validate`, `commit_inventory` and `add_shipment`
+    updates. Every write to Back Market is an activity that checks the order before
+    it repeats itself, so a lost answer never sends anything twice.
+    """
+
+    @workflow.init
+    def __init__(self, input: OrderWorkflowInput) -> None:
+        self.account_id = input.account_id
+        self.order_id = input.order_id
+        self.lines: dict[int, LineStatus] = {}
+        self.order_state: int | None = None
+        self.observations: list[OrderObserved] = []
+        self.shipment: ShipmentStatus | None = None
+        self.phase = OrderPhase.IMPORTED
+        self.recorded_phase: OrderPhase | None = None
+        self.notes: list[str] = []
+        self.loaded = False
+        self.wake = False
+        self.write_lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, input: OrderWorkflowInput) -> OrderState:
+        if not self.observations:
+            # Started by a commit or a shipment rather than by the import.
+            observed = await workflow.execute_activity_method(
+                OrderActivities.refresh_order,
+                OrderRef(account_id=self.account_id, order_id=self.order_id),
+                start_to_close_timeout=BACKMARKET_TIMEOUT,
+                retry_policy=BACKMARKET_RETRY,
+            )
+            self.observations.append(observed)
+
+        while True:
+            self.wake = False
+            await self._apply_observations()
+            if self._finished():
+                break
+            await self._validate_if_automatic()
+            await self._send_line_imeis()
+            await self._ship_if_ready()
+            await self._record_phase()
+            if self._finished():
+                break
+            await workflow.wait_condition(lambda: self.wake)
+
+        await self._record_phase()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state()
+
+    @workflow.signal
+    def observe(self, observed: OrderObserved) -> None:
+        """Back Market's current view of the order, sent by the import."""
+        self.observations.append(observed)
+        self.wake = True
+
+    @workflow.query
+    def state(self) -> OrderState:
+        return OrderState(
+            account_id=self.account_id,
+            order_id=self.order_id,
+            phase=self.phase,
+            lines=[self.lines[key] for key in sorted(self.lines)],
+            shipment=self.shipment,
+            notes=self.notes[-20:],
+        )
+
+    @workflow.update
+    async def validate(self, input: ValidateOrderInput) -> ValidateOrderResult:
+        """Accept lines on Back Market, as an operator asked."""
+        await workflow.wait_condition(lambda: self.loaded)
+        wanted = input.orderline_ids or list(self.lines)
+        accepted, skipped = [], []
+        for orderline_id in wanted:
+            if await self._accept(orderline_id):
+                accepted.append(orderline_id)
+            else:
+                skipped.append(orderline_id)
+        self.wake = True
+        return ValidateOrderResult(accepted=accepted, skipped=skipped)
+
+    @validate.validator
+    def _check_validate(self, input: ValidateOrderInput) -> None:
+        for orderline_id in input.orderline_ids or []:
+            if self.loaded and orderline_id not in self.lines:
+                raise ValueError(
+                    f"order {self.order_id} has no orderline {orderline_id}"
+                )
+
+    @workflow.update
+    async def commit_inventory(
+        self, input: CommitInventoryInput
+    ) -> CommitInventoryResult:
+        """Record which device fulfils an orderline; its IMEI follows when it may."""
+        await workflow.wait_condition(lambda: self.loaded)
+        self._check_line_open_for_commit(input.orderline_id)
+        line = self.lines[input.orderline_id]
+        item = await workflow.execute_activity_method(
+            OrderActivities.record_commit,
+            RecordCommitInput(
+                account_id=self.account_id,
+                order_id=self.order_id,
+                orderline_id=input.orderline_id,
+                identifier=input.identifier.strip(),
+                allow_mismatch=input.allow_mismatch,
+            ),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        line.commits.append(item)
+        imei_will_sync, note = self._imei_outlook(line, item)
+        if not imei_will_sync:
+            line.imei_note = note
+        self.wake = True
+        return CommitInventoryResult(
+            orderline_id=input.orderline_id,
+            inventory_item_id=item.inventory_item_id,
+            fulfils_line=item.fulfils_line,
+            imei_will_sync=imei_will_sync,
+            note=note,
+        )
+
+    @commit_inventory.validator
+    def _check_commit(self, input: CommitInventoryInput) -> None:
+        identifier = input.identifier.strip()
+        if not identifier:
+            raise ValueError("identifier is empty")
+        if identifier.isdigit() and len(identifier) in (14, 15, 16):
+            if not is_valid_imei(identifier):
+                raise ValueError(
+                    f"identifier {identifier!r} is not a valid IMEI "
+                    "(15 digits with a Luhn check digit)"
+                )
+        if self.loaded:
+            self._check_line_open_for_commit(input.orderline_id)
+
+    @workflow.update
+    async def add_shipment(self, input: AddShipmentInput) -> AddShipmentResult:
+        """Record a shipment; it goes to Back Market once every line is validated."""
+        await workflow.wait_condition(lambda: self.loaded)
+        self._check_can_ship()
+        await workflow.execute_activity_method(
+            OrderActivities.record_shipment,
+            RecordShipmentInput(
+                account_id=self.account_id, order_id=self.order_id, shipment=input
+            ),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        self.shipment = ShipmentStatus(
+            tracking_number=input.tracking_number.strip(),
+            carrier=input.carrier,
+            url=input.url,
+        )
+        self.wake = True
+        if self._ready_to_ship():
+            return AddShipmentResult(held=False, note="sending to Back Market")
+        return AddShipmentResult(
+            held=True,
+            note="held: it is sent as soon as every line is validated",
+        )
+
+    @add_shipment.validator
+    def _check_shipment(self, input: AddShipmentInput) -> None:
+        if not input.tracking_number.strip():
+            raise ValueError("tracking_number is empty")
+        if self.loaded:
+            self._check_can_ship()
+
+    def _check_line_open_for_commit(self, orderline_id: int) -> None:
+        line = self.lines.get(orderline_id)
+        if line is None:
+            raise ApplicationError(
+                f"order {self.order_id} has no orderline {orderline_id}",
+                type="CommitRejected",
+                non_retryable=True,
+            )
+        if line.closed:
+            raise ApplicationError(
+                f"orderline {orderline_id} is cancelled or refunded",
+                type="CommitRejected",
+                non_retryable=True,
+            )
+        if line.fully_committed:
+            raise ApplicationError(
+                f"orderline {orderline_id} already has {len(line.commits)} of "
+                f"{line.quantity} devices committed",
+                type="CommitRejected",
+                non_retryable=True,
+            )
+
+    def _check_can_ship(self) -> None:
+        if self.shipment is not None and self.shipment.sent:
+            raise ApplicationError(
+                f"order {self.order_id} is already shipped",
+                type="ShipmentRejected",
+                non_retryable=True,
+            )
+        if self.lines and all(line.closed for line in self.lines.values()):
+            raise ApplicationError(
+                f"every line of order {self.order_id} is cancelled or refunded",
+                type="ShipmentRejected",
+                non_retryable=True,
+            )
+
+    async def _apply_observations(self) -> None:
+        observations, self.observations = self.observations, []
+        for observed in observations:
+            self.order_state = observed.state
+            for seen in observed.lines:
+                line = self.lines.get(seen.orderline_id)
+                if line is None:
+                    line = LineStatus(
+                        orderline_id=seen.orderline_id,
+                        sku=seen.sku,
+                        quantity=seen.quantity,
+                        backmarket_state=seen.state,
+                        unknown_sku=seen.unknown_sku,
+                    )
+                    self.lines[seen.orderline_id] = line
+                was_closed = line.closed
+                line.backmarket_state = seen.state
+                line.unknown_sku = seen.unknown_sku
+                if seen.state in (LINE_ACCEPTED, LINE_SHIPPED):
+                    line.validated = True
+                if line.closed and not was_closed and line.commits:
+                    await self._release(line)
+            if observed.state == ORDER_SHIPPED and self.shipment is not None:
+                self.shipment.sent = True
+        self.loaded = self.loaded or bool(self.lines)
+
+    async def _release(self, line: LineStatus) -> None:
+        await workflow.execute_activity_method(
+            OrderActivities.release_commits,
+            ReleaseCommitsInput(
+                account_id=self.account_id,
+                order_id=self.order_id,
+                orderline_id=line.orderline_id,
+            ),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        self.notes.append(
+            f"released {len(line.commits)} device(s) of cancelled orderline "
+            f"{line.orderline_id}"
+        )
+        line.commits = []
+
+    async def _validate_if_automatic(self) -> None:
+        waiting = [
+            line.orderline_id
+            for line in self.lines.values()
+            if line.backmarket_state == LINE_PAID and not line.validated
+        ]
+        if not waiting:
+            return
+        settings = await self._settings()
+        if not settings.auto_validate:
+            return
+        for orderline_id in waiting:
+            await self._accept(orderline_id)
+
+    async def _accept(self, orderline_id: int) -> bool:
+        async with self.write_lock:
+            line = self.lines.get(orderline_id)
+            if line is None or line.validated or line.backmarket_state != LINE_PAID:
+                return False
+            result = await workflow.execute_activity_method(
+                OrderActivities.accept_line,
+                AcceptLineInput(
+                    account_id=self.account_id,
+                    order_id=self.order_id,
+                    orderline_id=orderline_id,
+                    sku=line.sku,
+                ),
+                start_to_close_timeout=BACKMARKET_TIMEOUT,
+                retry_policy=BACKMARKET_RETRY,
+            )
+            line.backmarket_state = result.backmarket_state
+            line.validated = result.accepted
+            if not result.accepted:
+                self.notes.append(f"orderline {orderline_id}: {result.note}")
+            return result.accepted
+
+    async def _send_line_imeis(self) -> None:
+        """Orders of several devices get each IMEI on its own orderline."""
+        if self._single_device():
+            return
+        candidates = [
+            line
+            for line in self.lines.values()
+            if line.validated
+            and not line.closed
+            and not line.imei_sent
+            and line.commits
+            and self._imei_outlook(line, line.commits[0])[0]
+        ]
+        if not candidates:
+            return
+        settings = await self._settings()
+        if not settings.imei_sync:
+            return
+        for line in candidates:
+            async with self.write_lock:
+                result = await workflow.execute_activity_method(
+                    OrderActivities.send_line_imei,
+                    SendLineImeiInput(
+                        account_id=self.account_id,
+                        order_id=self.order_id,
+                        orderline_id=line.orderline_id,
+                        inventory_item_id=line.commits[0].inventory_item_id,
+                    ),
+                    start_to_close_timeout=BACKMARKET_TIMEOUT,
+                    retry_policy=BACKMARKET_RETRY,
+                )
+            line.imei_sent = result.sent
+            line.imei_note = result.note
+
+    async def _ship_if_ready(self) -> None:
+        if self.shipment is None or self.shipment.sent or not self._ready_to_ship():
+            return
+        imei_item: int | None = None
+        if self._single_device():
+            line = next(iter(self.lines.values()))
+            if line.commits and self._imei_outlook(line, line.commits[0])[0]:
+                settings = await self._settings()
+                if settings.imei_sync:
+                    imei_item = line.commits[0].inventory_item_id
+        async with self.write_lock:
+            result = await workflow.execute_activity_method(
+                OrderActivities.ship_order,
+                ShipOrderInput(
+                    account_id=self.account_id,
+                    order_id=self.order_id,
+                    shipment=AddShipmentInput(
+                        tracking_number=self.shipment.tracking_number,
+                        carrier=self.shipment.carrier,
+                        url=self.shipment.url,
+                    ),
+                    inventory_item_id=imei_item,
+                ),
+                start_to_close_timeout=BACKMARKET_TIMEOUT,
+                retry_policy=BACKMARKET_RETRY,
+            )
+        self.shipment.sent = result.shipped
+        self.notes.append(result.note)
+        if result.shipped:
+            self.order_state = ORDER_SHIPPED
+            for line in self.lines.values():
+                if line.validated and not line.closed:
+                    line.backmarket_state = LINE_SHIPPED
+                    if imei_item is not None and result.imei_sent:
+                        line.imei_sent = True
+
+    def _ready_to_ship(self) -> bool:
+        open_lines = [line for line in self.lines.values() if not line.closed]
+        return bool(open_lines) and all(line.validated for line in open_lines)
+
+    def _single_device(self) -> bool:
+        lines = list(self.lines.values())
+        return len(lines) == 1 and lines[0].quantity == 1
+
+    def _imei_outlook(self, line: LineStatus, item: CommittedItem) -> tuple[bool, str]:
+        """Whether this device's IMEI may go to Back Market, and why not."""
+        if line.unknown_sku:
+            return False, "the orderline has an unknown SKU: no IMEI is sent"
+        if not item.fulfils_line:
+            return False, "the device does not fulfil the orderline: no IMEI is sent"
+        if item.imei is None:
+            return False, "the device has no IMEI: nothing to send"
+        if line.quantity > 1:
+            return False, "Back Market holds one IMEI per orderline: none is sent"
+        if self._single_device():
+            return True, "the IMEI goes to Back Market with the shipment"
+        return True, "the IMEI goes to Back Market once the line is validated"
+
+    async def _settings(self) -> OrderSettings:
+        return await workflow.execute_activity_method(
+            OrderActivities.load_order_settings,
+            OrderRef(account_id=self.account_id, order_id=self.order_id),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+
+    def _finished(self) -> bool:
+        if self.order_state == ORDER_SHIPPED:
+            return True
+        if self.shipment is not None and self.shipment.sent:
+            return True
+        return bool(self.lines) and all(line.closed for line in self.lines.values())
+
+    def _current_phase(self) -> OrderPhase:
+        lines = list(self.lines.values())
+        if lines and all(line.closed for line in lines):
+            cancelled = {LINE_CANCELLED, LINE_PAYMENT_REFUSED}
+            if all(line.backmarket_state in cancelled for line in lines):
+                return OrderPhase.CANCELLED
+            return OrderPhase.REFUNDED
+        if self._finished():
+            return OrderPhase.SHIPPED
+        open_lines = [line for line in lines if not line.closed]
+        if not all(line.validated for line in open_lines):
+            return OrderPhase.IMPORTED
+        committed = sum(len(line.commits) for line in open_lines)
+        if committed == 0:
+            return OrderPhase.VALIDATED
+        if not all(line.fully_committed for line in open_lines):
+            return OrderPhase.WAITING_FOR_COMMIT
+        if not self._single_device():
+            pending = [
+                line
+                for line in open_lines
+                if not line.imei_sent and self._imei_outlook(line, line.commits[0])[0]
+            ]
+            if pending:
+                return OrderPhase.COMMITTED
+            if any(line.imei_sent for line in open_lines):
+                return OrderPhase.IMEI_SENT
+        return OrderPhase.WAITING_FOR_SHIPMENT
+
+    async def _record_phase(self) -> None:
+        self.phase = self._current_phase()
+        if self.phase == self.recorded_phase:
+            return
+        await workflow.execute_activity_method(
+            OrderActivities.set_order_status,
+            SetOrderStatusInput(
+                account_id=self.account_id,
+                order_id=self.order_id,
+                phase=self.phase,
+                line_states={
+                    key: line.backmarket_state for key, line in self.lines.items()
+                },
+            ),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        self.recorded_phase = self.phase
+        workflow.logger.info(
+            "order phase", extra={"order_id": self.order_id, "phase": self.phase}
+        )

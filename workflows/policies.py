@@ -1,0 +1,46 @@
+"""Every timeout and retry policy the workflows use, in one place."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Error types raised as non-retryable ApplicationErrors by the activities: a 4xx from
+# Back Market, data that does not fit, or a rule a person must fix. Retrying any of
+# these only repeats the same answer.
+NON_RETRYABLE_ERRORS = [
+    "BackMarketRejected",
+    "BackMarketNotFound",
+    "BadData",
+    "CommitRejected",
+    "AccountMissing",
+]
+
+# Database work is local and quick; a longer wait means something is wrong.
+DATABASE_TIMEOUT = timedelta(seconds=30)
+DATABASE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+# A Back Market call may wait for the pacer's budget before it is sent, so its
+# timeout covers a full rate-limit window on top of the request itself.
+BACKMARKET_TIMEOUT = timedelta(seconds=90)
+# Retries go on for as long as Back Market is down (5xx, 429, timeouts): an order
+# that is eventually accepted late is better than one dropped.
+BACKMARKET_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+# Reading every changed order, all pages, before anything is acted on.
+IMPORT_FETCH_TIMEOUT = timedelta(minutes=10)
+# An import run is repeated by its schedule anyway, so it gives up sooner.
+IMPORT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
