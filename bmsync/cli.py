@@ -2,7 +2,7 @@
 
 import typer
 
-from bmsync.commands import runtime_cmds
+from bmsync.commands import runtime_cmds, sandbox_cmd
 
 app = typer.Typer(
     help="Sync a refurbisher's inventory with Back Market, durably, on Temporal.",
@@ -11,3 +11,4 @@ app = typer.Typer(
 )
 
 runtime_cmds.register(app)
+sandbox_cmd.register(app)
