@@ -478,7 +478,7 @@ class Shipment(Base):
         ForeignKey("sales_orders.id", ondelete="CASCADE")
     )
     tracking_number: Mapped[str] = mapped_column(String(100))
-    carrier: Mapped[str] = mapped_column(String(100))
+    carrier: Mapped[str | None] = mapped_column(String(100))
     url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _now_column()
     # Set once Back Market has it; a shipment added before validation waits unsent.

@@ -412,7 +412,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("sales_order_id", sa.BigInteger(), nullable=False),
         sa.Column("tracking_number", sa.String(length=100), nullable=False),
-        sa.Column("carrier", sa.String(length=100), nullable=False),
+        sa.Column("carrier", sa.String(length=100), nullable=True),
         sa.Column("url", sa.String(length=500), nullable=True),
         sa.Column(
             "created_at",

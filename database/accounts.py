@@ -1,0 +1,444 @@
+"""Accounts, their tokens, and their settings.
+
+A token is stored as a reference, never in the clear: `env:NAME` reads it from that
+environment variable at run time; `enc:<ciphertext>` is Fernet-encrypted with the key
+in BMSYNC_SECRET_KEY or, when that is unset, in `<state dir>/secret.key` (created with
+mode 0600 on first use). Nothing here logs, prints or raises with a token in it.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from database.inventory import (
+    inventory_status_by_name,
+    sales_order_status_by_name,
+    warehouse_by_name,
+)
+from database.models import (
+    Account,
+    AccountCountedStatus,
+    AccountCountedWarehouse,
+    AccountSettings,
+    AccountStatusMap,
+    BackMarketPhase,
+    InventoryStatus,
+    ListingImportScope,
+    OrganizationType,
+    Platform,
+    SalesOrderStatus,
+    Warehouse,
+)
+
+SECRET_KEY_ENV = "BMSYNC_SECRET_KEY"
+SECRET_KEY_FILE = "secret.key"
+
+# What a new account counts and how it maps Back Market phases, given the seeded
+# statuses; names missing from the database are skipped, not invented.
+DEFAULT_COUNTED_STATUSES = ("Available",)
+DEFAULT_COUNTED_WAREHOUSES = ("Main",)
+DEFAULT_STATUS_MAP = {
+    BackMarketPhase.NEW: "Open",
+    BackMarketPhase.PAID: "Open",
+    BackMarketPhase.VALIDATED: "Validated",
+    BackMarketPhase.SHIPPED: "Shipped",
+    BackMarketPhase.CANCELLED: "Cancelled",
+    BackMarketPhase.REFUNDED: "Refunded",
+}
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be honoured; the message says why."""
+
+
+class TokenUnavailable(RuntimeError):
+    """The token cannot be read; the message names where it was looked for."""
+
+
+# --- accounts ---------------------------------------------------------------------
+
+
+def create_account(
+    session: Session,
+    *,
+    name: str,
+    platform: str,
+    locale: str,
+    token_ref: str,
+    preprod: bool = False,
+    base_url: str | None = None,
+) -> Account:
+    """A new account with default settings, counted stock and status mapping."""
+    if platform not in {p.value for p in Platform}:
+        raise AccountError(f"platform must be one of eu, us, ap, not {platform!r}")
+    if not token_ref.startswith(("env:", "enc:")):
+        raise AccountError("token_ref must start with 'env:' or 'enc:'")
+    if get_account(session, name) is not None:
+        raise AccountError(f"an account named {name!r} exists already")
+    account = Account(
+        name=name,
+        platform=platform,
+        locale=locale,
+        token_ref=token_ref,
+        preprod=preprod,
+        base_url=base_url,
+    )
+    account.settings = AccountSettings()
+    session.add(account)
+    session.flush()
+
+    for status_name in DEFAULT_COUNTED_STATUSES:
+        status = inventory_status_by_name(session, status_name)
+        if status is not None:
+            session.add(
+                AccountCountedStatus(
+                    account_id=account.id, inventory_status_id=status.id
+                )
+            )
+    for warehouse_name in DEFAULT_COUNTED_WAREHOUSES:
+        warehouse = warehouse_by_name(session, warehouse_name)
+        if warehouse is not None:
+            session.add(
+                AccountCountedWarehouse(
+                    account_id=account.id, warehouse_id=warehouse.id
+                )
+            )
+    for phase, status_name in DEFAULT_STATUS_MAP.items():
+        order_status = sales_order_status_by_name(session, status_name)
+        if order_status is not None:
+            session.add(
+                AccountStatusMap(
+                    account_id=account.id,
+                    phase=phase.value,
+                    sales_order_status_id=order_status.id,
+                )
+            )
+    session.flush()
+    return account
+
+
+def list_accounts(session: Session) -> list[Account]:
+    return list(session.scalars(select(Account).order_by(Account.name)))
+
+
+def get_account(session: Session, name: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.name == name))
+
+
+def require_account(session: Session, name: str) -> Account:
+    account = get_account(session, name)
+    if account is None:
+        raise AccountError(f"no account named {name!r}")
+    return account
+
+
+# --- tokens -----------------------------------------------------------------------
+
+
+def env_token_ref(variable: str) -> str:
+    if not variable or not variable.replace("_", "").isalnum():
+        raise AccountError(f"{variable!r} is not an environment variable name")
+    return f"env:{variable}"
+
+
+def encrypt_token(token: str, state_dir: Path) -> str:
+    """A token reference holding the token encrypted with the secret key."""
+    if not token.strip():
+        raise AccountError("the token is empty")
+    ciphertext = Fernet(secret_key(state_dir)).encrypt(token.strip().encode())
+    return f"enc:{ciphertext.decode()}"
+
+
+def resolve_token(account: Account, state_dir: Path) -> str:
+    """The account's token in the clear, for the Back Market client only."""
+    kind, _, rest = account.token_ref.partition(":")
+    if kind == "env":
+        value = os.environ.get(rest, "").strip()
+        if not value:
+            raise TokenUnavailable(
+                f"account {account.name!r}: environment variable {rest} is not set"
+            )
+        return value
+    if kind == "enc":
+        try:
+            return Fernet(secret_key(state_dir)).decrypt(rest.encode()).decode()
+        except InvalidToken:
+            # Deliberately without the cause: it would carry the ciphertext.
+            raise TokenUnavailable(
+                f"account {account.name!r}: the token does not decrypt with the "
+                f"current secret key ({SECRET_KEY_ENV} or {SECRET_KEY_FILE})"
+            ) from None
+    raise TokenUnavailable(f"account {account.name!r}: unknown token reference kind")
+
+
+def secret_key(state_dir: Path) -> bytes:
+    """The Fernet key: from the environment, else the state dir's key file."""
+    configured = os.environ.get(SECRET_KEY_ENV)
+    if configured:
+        return configured.strip().encode()
+    path = state_dir / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_bytes().strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    # Created with 0600 from the start, so the key is never readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+# --- settings ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting operators may set: its column and how its text value parses."""
+
+    column: str
+    parse: Callable[[str], object]
+    help: str
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"on", "true", "yes", "1"}:
+        return True
+    if lowered in {"off", "false", "no", "0"}:
+        return False
+    raise AccountError(f"{value!r} is not on/off")
+
+
+def _non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise AccountError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise AccountError("must be 0 or more")
+    return number
+
+
+def _interval(value: str) -> int:
+    number = _non_negative(value)
+    if number < 5:
+        raise AccountError("an interval must be at least 5 seconds")
+    return number
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise AccountError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "order-import": SettingSpec("order_import", _boolean, "import orders"),
+    "auto-validate": SettingSpec(
+        "auto_validate", _boolean, "accept lines on Back Market when imported"
+    ),
+    "listing-import": SettingSpec("listing_import", _boolean, "import listings"),
+    "listing-import-scope": SettingSpec(
+        "listing_import_scope",
+        _choice(*(s.value for s in ListingImportScope)),
+        "online listings only, or all",
+    ),
+    "auto-import-new-listings": SettingSpec(
+        "auto_import_new_listings", _boolean, "import listings created since"
+    ),
+    "rma-import": SettingSpec("rma_import", _boolean, "import returns"),
+    "organization-type": SettingSpec(
+        "organization_type",
+        _choice(*(o.value for o in OrganizationType)),
+        "customer named after the shipping name, or one 'Back Market' customer",
+    ),
+    "quantity-sync": SettingSpec("quantity_sync", _boolean, "push quantities"),
+    "backpricer": SettingSpec("backpricer", _boolean, "BackPricer on Back Market"),
+    "imei-sync": SettingSpec("imei_sync", _boolean, "send committed IMEIs"),
+    "safety-buffer": SettingSpec(
+        "safety_buffer", _non_negative, "units held back from every listing"
+    ),
+    "overwrite-foreign-writes": SettingSpec(
+        "overwrite_foreign_writes",
+        _boolean,
+        "push even when another system wrote the quantity",
+    ),
+    "order-import-interval-s": SettingSpec(
+        "order_import_interval_s", _interval, "seconds between order imports"
+    ),
+    "listing-import-interval-s": SettingSpec(
+        "listing_import_interval_s", _interval, "seconds between listing imports"
+    ),
+    "quantity-reconcile-interval-s": SettingSpec(
+        "quantity_reconcile_interval_s", _interval, "seconds between reconciles"
+    ),
+    "rma-import-interval-s": SettingSpec(
+        "rma_import_interval_s", _interval, "seconds between RMA imports"
+    ),
+    "pricing-interval-s": SettingSpec(
+        "pricing_interval_s", _interval, "seconds between BackPricer reads"
+    ),
+}
+COUNTED_STATUSES = "counted-statuses"
+COUNTED_WAREHOUSES = "counted-warehouses"
+STATUS_MAP_PREFIX = "status-map."
+
+
+def setting_keys() -> list[str]:
+    """Every key `set_setting` accepts."""
+    return [
+        *SETTINGS,
+        COUNTED_STATUSES,
+        COUNTED_WAREHOUSES,
+        *(STATUS_MAP_PREFIX + phase.value for phase in BackMarketPhase),
+    ]
+
+
+def set_setting(session: Session, account: Account, key: str, value: str) -> None:
+    """Change one setting from its text form; AccountError when key or value is bad."""
+    if key in SETTINGS:
+        spec = SETTINGS[key]
+        try:
+            parsed = spec.parse(value)
+        except AccountError as exc:
+            raise AccountError(f"{key}: {exc}") from None
+        setattr(account.settings, spec.column, parsed)
+    elif key == COUNTED_STATUSES:
+        set_counted_statuses(session, account.id, _names(value))
+    elif key == COUNTED_WAREHOUSES:
+        set_counted_warehouses(session, account.id, _names(value))
+    elif key.startswith(STATUS_MAP_PREFIX):
+        set_status_map(session, account.id, key.removeprefix(STATUS_MAP_PREFIX), value)
+    else:
+        raise AccountError(
+            f"unknown setting {key!r}; one of: {', '.join(setting_keys())}"
+        )
+    session.flush()
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def set_counted_statuses(
+    session: Session, account_id: int, names: Sequence[str]
+) -> None:
+    """Replace the inventory statuses whose devices count as available."""
+    ids = []
+    for name in names:
+        status = inventory_status_by_name(session, name)
+        if status is None:
+            raise AccountError(f"counted-statuses: unknown inventory status {name!r}")
+        ids.append(status.id)
+    session.execute(
+        delete(AccountCountedStatus).where(
+            AccountCountedStatus.account_id == account_id
+        )
+    )
+    session.add_all(
+        AccountCountedStatus(account_id=account_id, inventory_status_id=i)
+        for i in set(ids)
+    )
+    session.flush()
+
+
+def set_counted_warehouses(
+    session: Session, account_id: int, names: Sequence[str]
+) -> None:
+    """Replace the warehouses whose devices count as available."""
+    ids = []
+    for name in names:
+        warehouse = warehouse_by_name(session, name)
+        if warehouse is None:
+            raise AccountError(f"counted-warehouses: unknown warehouse {name!r}")
+        ids.append(warehouse.id)
+    session.execute(
+        delete(AccountCountedWarehouse).where(
+            AccountCountedWarehouse.account_id == account_id
+        )
+    )
+    session.add_all(
+        AccountCountedWarehouse(account_id=account_id, warehouse_id=i) for i in set(ids)
+    )
+    session.flush()
+
+
+def set_status_map(
+    session: Session, account_id: int, phase: str, status_name: str
+) -> None:
+    """Map a Back Market phase to one of our sales order statuses."""
+    if phase not in {p.value for p in BackMarketPhase}:
+        phases = ", ".join(p.value for p in BackMarketPhase)
+        raise AccountError(f"unknown Back Market phase {phase!r}; one of: {phases}")
+    status = sales_order_status_by_name(session, status_name)
+    if status is None:
+        raise AccountError(f"unknown sales order status {status_name!r}")
+    mapping = session.get(AccountStatusMap, (account_id, phase))
+    if mapping is None:
+        session.add(
+            AccountStatusMap(
+                account_id=account_id, phase=phase, sales_order_status_id=status.id
+            )
+        )
+    else:
+        mapping.sales_order_status_id = status.id
+    session.flush()
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    """Every setting of an account in its text form, for display."""
+
+    values: dict[str, str]
+
+
+def settings_view(session: Session, account: Account) -> SettingsView:
+    values: dict[str, str] = {}
+    for key, spec in SETTINGS.items():
+        value = getattr(account.settings, spec.column)
+        values[key] = (
+            ("on" if value else "off") if isinstance(value, bool) else str(value)
+        )
+    values[COUNTED_STATUSES] = ", ".join(
+        session.scalars(
+            select(InventoryStatus.name)
+            .join(
+                AccountCountedStatus,
+                AccountCountedStatus.inventory_status_id == InventoryStatus.id,
+            )
+            .where(AccountCountedStatus.account_id == account.id)
+            .order_by(InventoryStatus.name)
+        )
+    )
+    values[COUNTED_WAREHOUSES] = ", ".join(
+        session.scalars(
+            select(Warehouse.name)
+            .join(
+                AccountCountedWarehouse,
+                AccountCountedWarehouse.warehouse_id == Warehouse.id,
+            )
+            .where(AccountCountedWarehouse.account_id == account.id)
+            .order_by(Warehouse.name)
+        )
+    )
+    mapped = dict(
+        session.execute(
+            select(AccountStatusMap.phase, SalesOrderStatus.name)
+            .join(
+                SalesOrderStatus,
+                SalesOrderStatus.id == AccountStatusMap.sales_order_status_id,
+            )
+            .where(AccountStatusMap.account_id == account.id)
+        ).all()
+    )
+    for phase in BackMarketPhase:
+        values[STATUS_MAP_PREFIX + phase.value] = mapped.get(phase.value, "(unmapped)")
+    return SettingsView(values)

@@ -1,0 +1,838 @@
+"""Repository functions for the catalog, stock, sales orders and sync bookkeeping.
+
+They flush but never commit: the caller owns the transaction, so an activity can do
+several of these and commit once.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from database.models import (
+    AccountSettings,
+    AccountStatusMap,
+    Commit,
+    Customer,
+    InventoryItem,
+    InventoryStatus,
+    Listing,
+    ListingVariation,
+    OrderItem,
+    OrganizationType,
+    Product,
+    ProductVariation,
+    SalesOrder,
+    SalesOrderStatus,
+    Shipment,
+    Sku,
+    SyncCheckpoint,
+    SyncLogEntry,
+    Warehouse,
+)
+from domain.imei import InvalidImei, parse_imei
+from domain.inventory import (
+    RowProblem,
+    StockImportError,
+    StockRow,
+    VariationSpec,
+    backmarket_phase,
+    parse_stock_csv,
+    sample_catalog,
+)
+
+BACKMARKET_CHANNEL = "Backmarket"
+BACKMARKET_CUSTOMER = "Back Market"
+SYNC_DETAIL_MAX = 500
+
+
+class NotFound(LookupError):
+    """A row named by the caller does not exist."""
+
+
+class CommitRefused(ValueError):
+    """A device cannot be committed to an order item; the message says why."""
+
+
+# --- names operators type ---------------------------------------------------------
+
+
+def warehouse_by_name(session: Session, name: str) -> Warehouse | None:
+    return session.scalar(
+        select(Warehouse).where(func.lower(Warehouse.name) == name.strip().lower())
+    )
+
+
+def add_warehouse(session: Session, name: str) -> Warehouse:
+    warehouse = Warehouse(name=name.strip())
+    session.add(warehouse)
+    session.flush()
+    return warehouse
+
+
+def inventory_status_by_name(session: Session, name: str) -> InventoryStatus | None:
+    return session.scalar(
+        select(InventoryStatus).where(
+            func.lower(InventoryStatus.name) == name.strip().lower()
+        )
+    )
+
+
+def add_inventory_status(session: Session, name: str) -> InventoryStatus:
+    status = InventoryStatus(name=name.strip())
+    session.add(status)
+    session.flush()
+    return status
+
+
+def sales_order_status_by_name(session: Session, name: str) -> SalesOrderStatus | None:
+    return session.scalar(
+        select(SalesOrderStatus).where(
+            func.lower(SalesOrderStatus.name) == name.strip().lower()
+        )
+    )
+
+
+def add_sales_order_status(
+    session: Session, name: str, counts_as_open: bool
+) -> SalesOrderStatus:
+    status = SalesOrderStatus(name=name.strip(), counts_as_open=counts_as_open)
+    session.add(status)
+    session.flush()
+    return status
+
+
+# --- catalog ------------------------------------------------------------------------
+
+
+def find_variation(session: Session, spec: VariationSpec) -> ProductVariation | None:
+    """The variation with exactly these attributes, compared case-insensitively."""
+    return session.scalar(
+        select(ProductVariation)
+        .join(Product)
+        .where(
+            func.lower(Product.manufacturer) == spec.manufacturer.lower(),
+            func.lower(Product.model) == spec.model.lower(),
+            func.lower(ProductVariation.grade) == spec.grade.lower(),
+            func.lower(ProductVariation.condition) == spec.condition.lower(),
+            func.lower(ProductVariation.storage) == spec.storage.lower(),
+            func.lower(ProductVariation.colour) == spec.colour.lower(),
+            func.lower(ProductVariation.network) == spec.network.lower(),
+        )
+    )
+
+
+def get_or_create_product(session: Session, manufacturer: str, model: str) -> Product:
+    product = session.scalar(
+        select(Product).where(
+            func.lower(Product.manufacturer) == manufacturer.lower(),
+            func.lower(Product.model) == model.lower(),
+        )
+    )
+    if product is None:
+        product = Product(manufacturer=manufacturer, model=model)
+        session.add(product)
+        session.flush()
+    return product
+
+
+def get_or_create_variation(session: Session, spec: VariationSpec) -> ProductVariation:
+    """The variation for `spec`, created with its product when missing."""
+    found = find_variation(session, spec)
+    if found is not None:
+        return found
+    product = get_or_create_product(session, spec.manufacturer, spec.model)
+    variation = ProductVariation(
+        product_id=product.id,
+        grade=spec.grade,
+        condition=spec.condition,
+        storage=spec.storage,
+        colour=spec.colour,
+        network=spec.network,
+    )
+    session.add(variation)
+    session.flush()
+    return variation
+
+
+def variation_spec(session: Session, variation_id: int) -> VariationSpec:
+    variation = session.get(ProductVariation, variation_id)
+    if variation is None:
+        raise NotFound(f"no variation {variation_id}")
+    return VariationSpec(
+        variation.product.manufacturer,
+        variation.product.model,
+        variation.grade,
+        variation.condition,
+        variation.storage,
+        variation.colour,
+        variation.network,
+    )
+
+
+def add_sku(
+    session: Session, code: str, variation_id: int, account_id: int | None = None
+) -> Sku:
+    """A SKU code for a variation, for every account (None) or one account only."""
+    sku = Sku(code=code.strip(), variation_id=variation_id, account_id=account_id)
+    session.add(sku)
+    session.flush()
+    return sku
+
+
+def find_sku(session: Session, code: str, account_id: int | None = None) -> Sku | None:
+    """The SKU a code means for an account: its own code first, else a global one."""
+    scope: ColumnElement[bool] = Sku.account_id.is_(None)
+    if account_id is not None:
+        scope = scope | (Sku.account_id == account_id)
+    return session.scalar(
+        select(Sku)
+        .where(func.lower(Sku.code) == code.strip().lower(), scope)
+        .order_by(Sku.account_id.is_(None))
+        .limit(1)
+    )
+
+
+def seed_sample_catalog(session: Session) -> int:
+    """Create the sample catalog's variations and SKUs; how many SKUs were new."""
+    created = 0
+    for sample in sample_catalog():
+        variation = get_or_create_variation(session, sample.variation)
+        if find_sku(session, sample.sku) is None:
+            add_sku(session, sample.sku, variation.id)
+            created += 1
+    return created
+
+
+# --- stock ------------------------------------------------------------------------
+
+
+def add_inventory_item(
+    session: Session,
+    *,
+    variation_id: int,
+    status_id: int,
+    warehouse_id: int | None,
+    imei: str | None = None,
+    serial: str | None = None,
+    cost: Decimal | None = None,
+    received_on: date | None = None,
+) -> InventoryItem:
+    """A device put in stock; the IMEI is validated first."""
+    item = InventoryItem(
+        imei=None if imei is None else parse_imei(imei),
+        serial=serial,
+        variation_id=variation_id,
+        status_id=status_id,
+        warehouse_id=warehouse_id,
+        cost=cost,
+        received_on=received_on,
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def find_item_by_identifier(session: Session, identifier: str) -> InventoryItem | None:
+    """The device with this IMEI, else the one device with this serial number."""
+    value = identifier.strip()
+    try:
+        imei = parse_imei(value)
+    except InvalidImei:
+        imei = None
+    if imei is not None:
+        found = session.scalar(select(InventoryItem).where(InventoryItem.imei == imei))
+        if found is not None:
+            return found
+    matches = session.scalars(
+        select(InventoryItem).where(InventoryItem.serial == value).limit(2)
+    ).all()
+    # Serial numbers are not unique across manufacturers; an ambiguous one finds none.
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass(frozen=True)
+class StockImportResult:
+    created: int
+    unchanged: int
+    variations_created: int
+
+
+def import_stock_csv(
+    session: Session, text: str, account_id: int | None = None
+) -> StockImportResult:
+    """Import a stock CSV (layout in `domain.inventory`): every line, or none."""
+    rows, problems = parse_stock_csv(text)
+    if problems:
+        raise StockImportError(problems)
+    return import_stock(session, rows, account_id)
+
+
+def import_stock(
+    session: Session, rows: Sequence[StockRow], account_id: int | None = None
+) -> StockImportResult:
+    """Put the rows' devices in stock, or raise StockImportError and change nothing.
+
+    Keyed by IMEI (by serial for devices without one): a device already in stock with
+    the same data is left as is, so importing the same file twice changes nothing;
+    with different data it is a problem, never a silent overwrite. Missing products
+    and variations are created from the variation columns; an unknown SKU is a
+    problem, since a SKU code is a decision an operator makes.
+    """
+    problems: list[RowProblem] = []
+    warehouses = {w.name.lower(): w for w in session.scalars(select(Warehouse))}
+    statuses = {s.name.lower(): s for s in session.scalars(select(InventoryStatus))}
+
+    resolved: list[tuple[StockRow, int | None, VariationSpec]] = []
+    for row in rows:
+        if row.warehouse.lower() not in warehouses:
+            problems.append(
+                RowProblem(
+                    row.line, "warehouse", f"unknown warehouse {row.warehouse!r}"
+                )
+            )
+        if row.status.lower() not in statuses:
+            problems.append(
+                RowProblem(row.line, "status", f"unknown status {row.status!r}")
+            )
+        variation_id: int | None = None
+        spec = row.variation
+        if row.sku is not None:
+            sku = find_sku(session, row.sku, account_id)
+            if sku is None:
+                problems.append(RowProblem(row.line, "sku", f"unknown SKU {row.sku!r}"))
+                continue
+            variation_id = sku.variation_id
+            known = variation_spec(session, variation_id)
+            if spec is not None and spec.key() != known.key():
+                problems.append(
+                    RowProblem(
+                        row.line,
+                        "sku",
+                        f"{row.sku} is a different variation than the row's columns",
+                    )
+                )
+                continue
+            spec = known
+        elif spec is not None:
+            found = find_variation(session, spec)
+            variation_id = None if found is None else found.id
+        assert spec is not None, "parse_stock_csv requires a sku or a variation"
+        resolved.append((row, variation_id, spec))
+
+    existing = _existing_items(session, [row for row, _, _ in resolved])
+    to_create: list[tuple[StockRow, int | None, VariationSpec]] = []
+    unchanged = 0
+    for row, variation_id, spec in resolved:
+        current = existing.get(_row_key(row))
+        if current is None:
+            to_create.append((row, variation_id, spec))
+            continue
+        differences = _differences(current, row, variation_id, warehouses, statuses)
+        if differences:
+            field = "imei" if row.imei is not None else "serial"
+            problems.append(
+                RowProblem(
+                    row.line,
+                    field,
+                    "already in stock with a different " + ", ".join(differences),
+                )
+            )
+        else:
+            unchanged += 1
+
+    if problems:
+        raise StockImportError(sorted(problems, key=lambda p: p.line))
+
+    variations_created = 0
+    for row, variation_id, spec in to_create:
+        if variation_id is None:
+            before = find_variation(session, spec)
+            variation_id = get_or_create_variation(session, spec).id
+            variations_created += before is None
+        session.add(
+            InventoryItem(
+                imei=row.imei,
+                serial=row.serial,
+                variation_id=variation_id,
+                status_id=statuses[row.status.lower()].id,
+                warehouse_id=warehouses[row.warehouse.lower()].id,
+                cost=row.cost,
+                received_on=row.received_date,
+            )
+        )
+    session.flush()
+    return StockImportResult(len(to_create), unchanged, variations_created)
+
+
+def _row_key(row: StockRow) -> tuple[str, str]:
+    if row.imei is not None:
+        return ("imei", row.imei)
+    assert row.serial is not None
+    return ("serial", row.serial)
+
+
+def _existing_items(
+    session: Session, rows: Iterable[StockRow]
+) -> dict[tuple[str, str], InventoryItem]:
+    imeis = [row.imei for row in rows if row.imei is not None]
+    serials = [row.serial for row in rows if row.imei is None and row.serial]
+    found: dict[tuple[str, str], InventoryItem] = {}
+    if imeis:
+        for item in session.scalars(
+            select(InventoryItem).where(InventoryItem.imei.in_(imeis))
+        ):
+            assert item.imei is not None
+            found[("imei", item.imei)] = item
+    if serials:
+        for item in session.scalars(
+            select(InventoryItem).where(
+                InventoryItem.imei.is_(None), InventoryItem.serial.in_(serials)
+            )
+        ):
+            assert item.serial is not None
+            found[("serial", item.serial)] = item
+    return found
+
+
+def _differences(
+    item: InventoryItem,
+    row: StockRow,
+    variation_id: int | None,
+    warehouses: dict[str, Warehouse],
+    statuses: dict[str, InventoryStatus],
+) -> list[str]:
+    differences = []
+    if variation_id != item.variation_id:
+        differences.append("variation")
+    if row.imei is not None and (row.serial or None) != item.serial:
+        differences.append("serial")
+    if statuses[row.status.lower()].id != item.status_id:
+        differences.append("status")
+    if warehouses[row.warehouse.lower()].id != item.warehouse_id:
+        differences.append("warehouse")
+    if row.cost != item.cost:
+        differences.append("cost")
+    if row.received_date != item.received_on:
+        differences.append("received_date")
+    return differences
+
+
+# --- sales orders -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineResolution:
+    """What an orderline's SKU means here: a SKU and variation, or an unknown SKU."""
+
+    sku_id: int | None
+    variation_id: int | None
+    listing_id: int | None
+    unknown_sku: str | None
+
+
+def resolve_line(session: Session, account_id: int, sku_code: str) -> LineResolution:
+    """Our SKU (and variation) for a Back Market orderline's SKU.
+
+    When the code is not in our catalog, a listing mapped by hand to exactly one
+    variation still tells which variation was sold; otherwise the line keeps the
+    code as an unknown SKU, and its listing (if imported) so it still counts against
+    that listing's quantity.
+    """
+    listing_id = session.scalar(
+        select(Listing.id)
+        .where(
+            Listing.account_id == account_id,
+            func.lower(Listing.sku) == sku_code.strip().lower(),
+        )
+        .order_by(Listing.gone_from_backmarket, Listing.id.desc())
+        .limit(1)
+    )
+    sku = find_sku(session, sku_code, account_id)
+    if sku is not None:
+        return LineResolution(sku.id, sku.variation_id, listing_id, None)
+    if listing_id is not None:
+        chosen = session.scalars(
+            select(ListingVariation.variation_id)
+            .join(Listing, Listing.id == ListingVariation.listing_id)
+            .where(
+                ListingVariation.listing_id == listing_id,
+                Listing.mapping_mode == "variations",
+            )
+        ).all()
+        if len(chosen) == 1:
+            return LineResolution(None, chosen[0], listing_id, None)
+    return LineResolution(None, None, listing_id, sku_code.strip())
+
+
+def status_for_phase(session: Session, account_id: int, phase: str) -> SalesOrderStatus:
+    """Our sales order status for a Back Market phase, per the account's mapping."""
+    status = session.scalar(
+        select(SalesOrderStatus)
+        .join(
+            AccountStatusMap,
+            AccountStatusMap.sales_order_status_id == SalesOrderStatus.id,
+        )
+        .where(
+            AccountStatusMap.account_id == account_id, AccountStatusMap.phase == phase
+        )
+    )
+    if status is None:
+        raise NotFound(f"account {account_id} maps no status for phase {phase!r}")
+    return status
+
+
+@dataclass(frozen=True)
+class OrderLineData:
+    """An orderline as Back Market sent it, reduced to what the sales order keeps."""
+
+    orderline_id: int
+    sku: str
+    quantity: int
+    state: int
+    price: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """A Back Market order, reduced to what the sales order keeps."""
+
+    order_id: int
+    state: int
+    lines: Sequence[OrderLineData]
+    customer_name: str | None = None
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True)
+class UpsertOrderResult:
+    sales_order_id: int
+    created: bool
+    status: str
+    unknown_skus: list[str]
+
+
+def upsert_backmarket_order(
+    session: Session, account_id: int, order: OrderData
+) -> UpsertOrderResult:
+    """Create or update the sales order of a Back Market order, idempotently.
+
+    The status follows the account's mapping of the order's phase. Lines are keyed
+    by orderline id; an existing line keeps its SKU and variation (they may have
+    been fixed by hand) and only takes the new state.
+    """
+    settings = session.get(AccountSettings, account_id)
+    if settings is None:
+        raise NotFound(f"no account {account_id}")
+    phase = backmarket_phase(order.state, [line.state for line in order.lines])
+    status = status_for_phase(session, account_id, phase)
+
+    sales_order = session.scalar(
+        select(SalesOrder)
+        .where(
+            SalesOrder.account_id == account_id,
+            SalesOrder.external_order_id == order.order_id,
+        )
+        .with_for_update()
+    )
+    created = sales_order is None
+    if sales_order is None:
+        sales_order = SalesOrder(
+            channel=BACKMARKET_CHANNEL,
+            account_id=account_id,
+            external_order_id=order.order_id,
+            status_id=status.id,
+            customer_id=_customer_for(session, settings, order).id,
+            backmarket_state=order.state,
+        )
+        session.add(sales_order)
+        session.flush()
+    else:
+        sales_order.status_id = status.id
+        sales_order.backmarket_state = order.state
+        sales_order.updated_at = datetime.now(UTC)
+
+    existing = {
+        item.external_orderline_id: item
+        for item in session.scalars(
+            select(OrderItem).where(OrderItem.sales_order_id == sales_order.id)
+        )
+    }
+    unknown: list[str] = []
+    for line in order.lines:
+        item = existing.get(line.orderline_id)
+        if item is not None:
+            item.external_state = line.state
+            if item.unknown_sku is not None and item.variation_id is None:
+                unknown.append(item.unknown_sku)
+            continue
+        resolution = resolve_line(session, account_id, line.sku)
+        if resolution.unknown_sku is not None:
+            unknown.append(resolution.unknown_sku)
+        session.add(
+            OrderItem(
+                sales_order_id=sales_order.id,
+                sku_id=resolution.sku_id,
+                variation_id=resolution.variation_id,
+                listing_id=resolution.listing_id,
+                unknown_sku=resolution.unknown_sku,
+                quantity=line.quantity,
+                price=line.price,
+                currency=line.currency,
+                external_orderline_id=line.orderline_id,
+                external_state=line.state,
+            )
+        )
+    session.flush()
+    return UpsertOrderResult(sales_order.id, created, status.name, unknown)
+
+
+def _customer_for(
+    session: Session, settings: AccountSettings, order: OrderData
+) -> Customer:
+    if (
+        settings.organization_type == OrganizationType.SHIPPING_NAME
+        and order.customer_name
+    ):
+        customer = Customer(name=order.customer_name, email=order.customer_email)
+        session.add(customer)
+        session.flush()
+        return customer
+    shared = session.scalar(
+        select(Customer)
+        .where(Customer.name == BACKMARKET_CUSTOMER, Customer.email.is_(None))
+        .order_by(Customer.id)
+        .limit(1)
+    )
+    if shared is None:
+        shared = Customer(name=BACKMARKET_CUSTOMER)
+        session.add(shared)
+        session.flush()
+    return shared
+
+
+def find_sales_order(
+    session: Session, account_id: int, external_order_id: int
+) -> SalesOrder | None:
+    return session.scalar(
+        select(SalesOrder).where(
+            SalesOrder.account_id == account_id,
+            SalesOrder.external_order_id == external_order_id,
+        )
+    )
+
+
+def order_item_by_orderline(session: Session, orderline_id: int) -> OrderItem | None:
+    return session.scalar(
+        select(OrderItem).where(OrderItem.external_orderline_id == orderline_id)
+    )
+
+
+def order_item_variation(session: Session, order_item: OrderItem) -> int | None:
+    """The variation an order item asks for, through its SKU if not set directly."""
+    if order_item.variation_id is not None:
+        return order_item.variation_id
+    if order_item.sku_id is not None:
+        return session.scalar(
+            select(Sku.variation_id).where(Sku.id == order_item.sku_id)
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    commit_id: int
+    inventory_item_id: int
+    fulfils_line: bool
+    imei: str | None
+    serial: str | None
+
+
+def commit_item(
+    session: Session,
+    order_item_id: int,
+    inventory_item_id: int,
+    allow_mismatch: bool = False,
+) -> CommitOutcome:
+    """Commit a device to an order item.
+
+    The device must be of the item's variation unless `allow_mismatch` (then it is
+    recorded but does not fulfil the line, so no IMEI goes to Back Market). Refused
+    when the item already has as many devices as units, or when the device is
+    committed elsewhere (the database enforces that one too, against races).
+    """
+    order_item = session.scalar(
+        select(OrderItem).where(OrderItem.id == order_item_id).with_for_update()
+    )
+    if order_item is None:
+        raise NotFound(f"no order item {order_item_id}")
+    device = session.get(InventoryItem, inventory_item_id)
+    if device is None:
+        raise NotFound(f"no inventory item {inventory_item_id}")
+
+    open_commits = session.scalars(
+        select(Commit).where(
+            Commit.released_at.is_(None),
+            (
+                (Commit.order_item_id == order_item_id)
+                | (Commit.inventory_item_id == inventory_item_id)
+            ),
+        )
+    ).all()
+    for commit in open_commits:
+        if commit.inventory_item_id == inventory_item_id:
+            if commit.order_item_id == order_item_id:
+                return _outcome(commit, device, session, order_item)
+            raise CommitRefused(
+                f"device {inventory_item_id} is committed to order item "
+                f"{commit.order_item_id}"
+            )
+    if len(open_commits) >= order_item.quantity:
+        raise CommitRefused(f"order item {order_item_id} is fully committed")
+
+    wanted = order_item_variation(session, order_item)
+    fulfils = wanted is not None and wanted == device.variation_id
+    if not fulfils and not allow_mismatch:
+        raise CommitRefused(
+            "the device is not the variation the order item asks for"
+            if wanted is not None
+            else "the order item has an unknown SKU; fix the item first"
+        )
+    commit = Commit(inventory_item_id=inventory_item_id, order_item_id=order_item_id)
+    session.add(commit)
+    session.flush()
+    return _outcome(commit, device, session, order_item)
+
+
+def _outcome(
+    commit: Commit, device: InventoryItem, session: Session, order_item: OrderItem
+) -> CommitOutcome:
+    wanted = order_item_variation(session, order_item)
+    return CommitOutcome(
+        commit_id=commit.id,
+        inventory_item_id=device.id,
+        fulfils_line=wanted is not None and wanted == device.variation_id,
+        imei=device.imei,
+        serial=device.serial,
+    )
+
+
+def release_commits(session: Session, order_item_id: int) -> int:
+    """Release every open commit of an order item; how many were released."""
+    result = session.execute(
+        update(Commit)
+        .where(Commit.order_item_id == order_item_id, Commit.released_at.is_(None))
+        .values(released_at=func.now())
+        .returning(Commit.id)
+    )
+    return len(result.all())
+
+
+def add_shipment(
+    session: Session,
+    sales_order_id: int,
+    tracking_number: str,
+    carrier: str | None = None,
+    url: str | None = None,
+) -> Shipment:
+    """Record a shipment; the same tracking number twice is the same shipment."""
+    statement = (
+        insert(Shipment)
+        .values(
+            sales_order_id=sales_order_id,
+            tracking_number=tracking_number.strip(),
+            carrier=carrier,
+            url=url,
+        )
+        .on_conflict_do_nothing(index_elements=["sales_order_id", "tracking_number"])
+    )
+    session.execute(statement)
+    shipment = session.scalar(
+        select(Shipment).where(
+            Shipment.sales_order_id == sales_order_id,
+            Shipment.tracking_number == tracking_number.strip(),
+        )
+    )
+    assert shipment is not None
+    return shipment
+
+
+def mark_shipment_sent(session: Session, shipment_id: int) -> None:
+    session.execute(
+        update(Shipment)
+        .where(Shipment.id == shipment_id, Shipment.sent_at.is_(None))
+        .values(sent_at=func.now())
+    )
+
+
+# --- sync bookkeeping -------------------------------------------------------------
+
+
+def get_checkpoint(
+    session: Session, account_id: int, kind: str
+) -> SyncCheckpoint | None:
+    return session.scalar(
+        select(SyncCheckpoint).where(
+            SyncCheckpoint.account_id == account_id, SyncCheckpoint.kind == kind
+        )
+    )
+
+
+def set_checkpoint(
+    session: Session,
+    account_id: int,
+    kind: str,
+    value_at: datetime | None = None,
+    value_text: str | None = None,
+) -> None:
+    """Create or move a checkpoint."""
+    statement = insert(SyncCheckpoint).values(
+        account_id=account_id, kind=kind, value_at=value_at, value_text=value_text
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["account_id", "kind"],
+            set_={
+                "value_at": statement.excluded.value_at,
+                "value_text": statement.excluded.value_text,
+                "updated_at": func.now(),
+            },
+        )
+    )
+
+
+def log_sync(
+    session: Session,
+    *,
+    account_id: int | None,
+    kind: str,
+    direction: str,
+    result: str,
+    listing_id: int | None = None,
+    sales_order_id: int | None = None,
+    external_ref: str | None = None,
+    error_class: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Add a line to the sync history; `detail` is cut short, never a payload."""
+    if detail is not None and len(detail) > SYNC_DETAIL_MAX:
+        detail = detail[: SYNC_DETAIL_MAX - 1] + "…"
+    session.add(
+        SyncLogEntry(
+            account_id=account_id,
+            kind=kind,
+            direction=direction,
+            result=result,
+            listing_id=listing_id,
+            sales_order_id=sales_order_id,
+            external_ref=external_ref,
+            error_class=error_class,
+            detail=detail,
+        )
+    )
+    session.flush()
