@@ -177,7 +177,9 @@ class EmbeddedTemporal:
         from temporalio.client import Client
 
         try:
-            client = await Client.connect(self.address, namespace=self.namespace)
+            client = await asyncio.wait_for(
+                Client.connect(self.address, namespace=self.namespace), timeout=3
+            )
             await client.workflow_service.get_system_info(
                 GetSystemInfoRequest(), timeout=timedelta(seconds=2)
             )

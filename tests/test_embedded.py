@@ -1,0 +1,62 @@
+"""The embedded Temporal dev server: started once, reused, stopped, clear errors."""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from runtime.embedded import EmbeddedTemporal, StartError, port_is_free
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_started_once_reused_and_stopped_with_its_history(
+    tmp_path: Path,
+) -> None:
+    port, ui_port = free_port(), free_port()
+    first = EmbeddedTemporal(tmp_path, port=port, ui_port=ui_port, namespace="default")
+    await first.start()
+    try:
+        assert first.started_here
+        pid = int(first.pid_file.read_text())
+        second = EmbeddedTemporal(
+            tmp_path, port=port, ui_port=ui_port, namespace="default"
+        )
+        await second.start()
+        assert not second.started_here
+        second.stop()
+        assert await first.is_serving()
+    finally:
+        first.stop()
+
+    assert not process_alive(pid)
+    assert port_is_free(port)
+    assert (tmp_path / "temporal.db").exists()
+
+
+async def test_a_port_taken_by_something_else_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        temporal = EmbeddedTemporal(
+            tmp_path, port=port, ui_port=free_port(), namespace="default"
+        )
+        with pytest.raises(StartError, match=f"port {port} is taken"):
+            await temporal.start()
+    assert not temporal.pid_file.exists()
