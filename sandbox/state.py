@@ -1073,10 +1073,6 @@ def _validated_changes(listing: Listing, body: dict[str, Any]) -> dict[str, Any]
             if not isinstance(value, str):
                 raise bm_error(400, "invalid-shipping", f"{name} must be a string")
             changes[name] = value
-    price = changes.get("price", listing.price)
-    floor = changes.get("min_price", listing.min_price)
-    if price is not None and floor is not None and floor > price:
-        raise bm_error(400, "invalid-price", "min_price above price")
     return changes
 
 
