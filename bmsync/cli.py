@@ -2,7 +2,14 @@
 
 import typer
 
-from bmsync.commands import runtime_cmds, sandbox_cmd
+from bmsync.commands import (
+    accounts,
+    catalog,
+    inventory,
+    runtime_cmds,
+    sandbox_cmd,
+    settings_cmd,
+)
 
 app = typer.Typer(
     help="Sync a refurbisher's inventory with Back Market, durably, on Temporal.",
@@ -12,3 +19,7 @@ app = typer.Typer(
 
 runtime_cmds.register(app)
 sandbox_cmd.register(app)
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(settings_cmd.app, name="settings")
+app.add_typer(inventory.app, name="inventory")
+app.add_typer(catalog.app, name="catalog")

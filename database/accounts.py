@@ -34,6 +34,7 @@ from database.models import (
     SalesOrderStatus,
     Warehouse,
 )
+from runtime.settings import get_settings
 
 SECRET_KEY_ENV = "BMSYNC_SECRET_KEY"
 SECRET_KEY_FILE = "secret.key"
@@ -146,7 +147,7 @@ def env_token_ref(variable: str) -> str:
     return f"env:{variable}"
 
 
-def encrypt_token(token: str, state_dir: Path) -> str:
+def encrypt_token(token: str, state_dir: Path | None = None) -> str:
     """A token reference holding the token encrypted with the secret key."""
     if not token.strip():
         raise AccountError("the token is empty")
@@ -154,7 +155,7 @@ def encrypt_token(token: str, state_dir: Path) -> str:
     return f"enc:{ciphertext.decode()}"
 
 
-def resolve_token(account: Account, state_dir: Path) -> str:
+def resolve_token(account: Account, state_dir: Path | None = None) -> str:
     """The account's token in the clear, for the Back Market client only."""
     kind, _, rest = account.token_ref.partition(":")
     if kind == "env":
@@ -176,8 +177,10 @@ def resolve_token(account: Account, state_dir: Path) -> str:
     raise TokenUnavailable(f"account {account.name!r}: unknown token reference kind")
 
 
-def secret_key(state_dir: Path) -> bytes:
+def secret_key(state_dir: Path | None = None) -> bytes:
     """The Fernet key: from the environment, else the state dir's key file."""
+    if state_dir is None:
+        state_dir = get_settings().state_dir
     configured = os.environ.get(SECRET_KEY_ENV)
     if configured:
         return configured.strip().encode()

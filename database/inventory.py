@@ -267,9 +267,9 @@ def import_stock_csv(
 ) -> StockImportResult:
     """Import a stock CSV (layout in `domain.inventory`): every line, or none."""
     rows, problems = parse_stock_csv(text)
-    if problems:
-        raise StockImportError(problems)
-    return import_stock(session, rows, account_id)
+    # The lines that parsed are still checked against the database, so one run
+    # reports every problem of the file.
+    return _import_stock(session, rows, account_id, problems)
 
 
 def import_stock(
@@ -283,7 +283,16 @@ def import_stock(
     and variations are created from the variation columns; an unknown SKU is a
     problem, since a SKU code is a decision an operator makes.
     """
-    problems: list[RowProblem] = []
+    return _import_stock(session, rows, account_id, [])
+
+
+def _import_stock(
+    session: Session,
+    rows: Sequence[StockRow],
+    account_id: int | None,
+    problems: list[RowProblem],
+) -> StockImportResult:
+    problems = list(problems)
     warehouses = {w.name.lower(): w for w in session.scalars(select(Warehouse))}
     statuses = {s.name.lower(): s for s in session.scalars(select(InventoryStatus))}
 

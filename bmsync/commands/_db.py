@@ -1,0 +1,49 @@
+"""A database session for a command: DATABASE_URL, else the embedded Postgres."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from database.migrate import upgrade
+from database.session import make_engine, make_session_factory
+from runtime.embedded import EmbeddedPostgres, StartError
+from runtime.settings import get_settings
+
+err = Console(stderr=True)
+
+
+def database_url() -> str:
+    """The configured database, or the embedded one started (or reused) on demand.
+
+    Migrations are applied either way, so a command never meets an old schema.
+    """
+    settings = get_settings()
+    url = settings.database_url
+    if not url:
+        try:
+            url = EmbeddedPostgres(settings.state_dir / "postgres").start()
+        except StartError as exc:
+            fail(str(exc))
+    upgrade(url)
+    return url
+
+
+@contextmanager
+def command_session() -> Iterator[Session]:
+    """A session committed when the command's block ends without an error."""
+    engine = make_engine(database_url(), pool_size=1)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Say what went wrong on stderr and leave with `code`; never a traceback."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)

@@ -1,0 +1,113 @@
+"""`bmsync accounts`: connect Back Market accounts and see them."""
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bmsync.commands._db import command_session, fail
+from database.accounts import (
+    AccountError,
+    create_account,
+    encrypt_token,
+    env_token_ref,
+    get_account,
+    list_accounts,
+)
+from database.models import Account
+from runtime.settings import get_settings
+
+TOKEN_ENV = "BMSYNC_TOKEN"
+DEFAULT_LOCALES = {"eu": "fr-fr", "us": "en-us", "ap": "ja-jp"}
+
+app = typer.Typer(help="Back Market accounts.", no_args_is_help=True)
+out = Console()
+
+
+@app.command("add")
+def add(
+    name: str,
+    platform: Annotated[str, typer.Option(help="eu, us or ap")],
+    locale: Annotated[str | None, typer.Option(help="e.g. fr-fr; by platform")] = None,
+    preprod: Annotated[bool, typer.Option(help="use Back Market's preprod")] = False,
+    base_url: Annotated[
+        str | None, typer.Option(help="another host, e.g. the sandbox")
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="read the token from this variable at run time instead"),
+    ] = None,
+) -> None:
+    """Connect an account; the token is stored encrypted or as an env reference."""
+    platform = platform.lower()
+    if platform not in DEFAULT_LOCALES:
+        fail("--platform must be eu, us or ap", code=2)
+    try:
+        if token_env is not None:
+            token_ref = env_token_ref(token_env)
+        else:
+            token = os.environ.get(TOKEN_ENV) or typer.prompt(
+                "Back Market API token", hide_input=True
+            )
+            token_ref = encrypt_token(token, get_settings().state_dir)
+        with command_session() as session:
+            create_account(
+                session,
+                name=name,
+                platform=platform,
+                locale=locale or DEFAULT_LOCALES[platform],
+                token_ref=token_ref,
+                preprod=preprod,
+                base_url=base_url,
+            )
+    except AccountError as exc:
+        fail(str(exc))
+    out.print(f"account [bold]{escape(name)}[/bold] added")
+
+
+@app.command("list")
+def list_() -> None:
+    """Every account."""
+    with command_session() as session:
+        accounts = list_accounts(session)
+        table = Table("name", "platform", "locale", "preprod", "host", "token")
+        for account in accounts:
+            table.add_row(*_row(account))
+    out.print(table)
+
+
+@app.command("show")
+def show(name: str) -> None:
+    """One account."""
+    with command_session() as session:
+        account = get_account(session, name)
+        if account is None:
+            fail(f"no account named {name!r}")
+        table = Table("field", "value", show_header=False)
+        for field, value in zip(
+            ("name", "platform", "locale", "preprod", "host", "token"),
+            _row(account),
+            strict=True,
+        ):
+            table.add_row(field, value)
+    out.print(table)
+
+
+def _row(account: Account) -> tuple[str, ...]:
+    return (
+        escape(account.name),
+        account.platform,
+        account.locale,
+        "yes" if account.preprod else "no",
+        escape(account.base_url or "Back Market"),
+        _token_source(account.token_ref),
+    )
+
+
+def _token_source(token_ref: str) -> str:
+    """Where the token comes from, never the token nor its ciphertext."""
+    kind, _, rest = token_ref.partition(":")
+    return f"env {rest}" if kind == "env" else "encrypted"

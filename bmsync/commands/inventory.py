@@ -1,0 +1,152 @@
+"""`bmsync inventory`: put devices in stock and see them."""
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bmsync.commands._db import command_session, err, fail
+from database import inventory as repo
+from database.accounts import AccountError, require_account
+from database.models import (
+    InventoryItem,
+    InventoryStatus,
+    Product,
+    ProductVariation,
+    Warehouse,
+)
+from domain.imei import InvalidImei
+from domain.inventory import StockImportError
+
+app = typer.Typer(help="Devices in stock.", no_args_is_help=True)
+out = Console()
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    account: Annotated[
+        str | None, typer.Option(help="resolve SKUs as this account's codes")
+    ] = None,
+) -> None:
+    """Import a stock CSV: every line or, when any line is bad, none.
+
+    Columns: imei, serial, sku, manufacturer, model, grade, condition, storage,
+    colour, network, status, warehouse, cost, received_date (see samples/stock.csv).
+    """
+    text = file.read_text(encoding="utf-8-sig")
+    try:
+        with command_session() as session:
+            account_id = (
+                None if account is None else require_account(session, account).id
+            )
+            result = repo.import_stock_csv(session, text, account_id)
+    except AccountError as exc:
+        fail(str(exc))
+    except StockImportError as exc:
+        table = Table("line", "field", "problem", title="nothing was imported")
+        for problem in exc.problems:
+            table.add_row(str(problem.line), problem.field, escape(problem.message))
+        err.print(table)
+        fail(f"{len(exc.problems)} bad line(s) in {file}")
+    out.print(
+        f"{result.created} device(s) added, {result.unchanged} already in stock, "
+        f"{result.variations_created} new variation(s)"
+    )
+
+
+@app.command("add")
+def add(
+    sku: Annotated[str, typer.Option(help="our SKU code")],
+    imei: Annotated[str | None, typer.Option()] = None,
+    serial: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str, typer.Option()] = "Available",
+    warehouse: Annotated[str, typer.Option()] = "Main",
+    cost: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Put one device in stock."""
+    if imei is None and serial is None:
+        fail("give --imei or --serial", 2)
+    try:
+        with command_session() as session:
+            found_sku = repo.find_sku(session, sku)
+            status_row = repo.inventory_status_by_name(session, status)
+            warehouse_row = repo.warehouse_by_name(session, warehouse)
+            if found_sku is None:
+                fail(f"unknown SKU {sku!r}", 2)
+            if status_row is None:
+                fail(f"unknown inventory status {status!r}", 2)
+            if warehouse_row is None:
+                fail(f"unknown warehouse {warehouse!r}", 2)
+            item = repo.add_inventory_item(
+                session,
+                imei=imei,
+                serial=serial,
+                variation_id=found_sku.variation_id,
+                status_id=status_row.id,
+                warehouse_id=warehouse_row.id,
+                cost=None if cost is None else Decimal(cost),
+            )
+            item_id = item.id
+    except InvalidImei as exc:
+        fail(str(exc), 2)
+    except IntegrityError:
+        fail(f"a device with IMEI {imei} is already in stock")
+    out.print(f"device {item_id} added")
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option(help="at most this many devices")] = 100,
+    status: Annotated[str | None, typer.Option()] = None,
+    warehouse: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Devices in stock, newest first."""
+    with command_session() as session:
+        query = (
+            select(
+                InventoryItem.id,
+                InventoryItem.imei,
+                InventoryItem.serial,
+                Product.manufacturer,
+                Product.model,
+                ProductVariation.storage,
+                ProductVariation.colour,
+                ProductVariation.grade,
+                InventoryStatus.name,
+                Warehouse.name,
+                InventoryItem.cost,
+            )
+            .join(ProductVariation, ProductVariation.id == InventoryItem.variation_id)
+            .join(Product, Product.id == ProductVariation.product_id)
+            .join(InventoryStatus, InventoryStatus.id == InventoryItem.status_id)
+            .outerjoin(Warehouse, Warehouse.id == InventoryItem.warehouse_id)
+            .order_by(InventoryItem.id.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(InventoryStatus.name.ilike(status))
+        if warehouse is not None:
+            query = query.where(Warehouse.name.ilike(warehouse))
+        rows = session.execute(query).all()
+    table = Table(
+        "id", "imei", "serial", "device", "grade", "status", "warehouse", "cost"
+    )
+    for id_, imei, serial, make, model, storage, colour, grade, st, wh, cost in rows:
+        table.add_row(
+            str(id_),
+            imei or "",
+            escape(serial or ""),
+            escape(f"{make} {model} {storage} {colour}".strip()),
+            escape(grade),
+            escape(st),
+            escape(wh or "(none)"),
+            "" if cost is None else str(cost),
+        )
+    out.print(table)

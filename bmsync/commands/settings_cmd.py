@@ -1,0 +1,50 @@
+"""`bmsync settings`: an account's sync settings."""
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bmsync.commands._db import command_session, fail
+from database.accounts import (
+    SETTINGS,
+    AccountError,
+    require_account,
+    set_setting,
+    setting_keys,
+    settings_view,
+)
+
+app = typer.Typer(help="Per-account settings.", no_args_is_help=True)
+out = Console()
+
+
+@app.command("show")
+def show(account: str) -> None:
+    """Every setting of an account."""
+    with command_session() as session:
+        try:
+            view = settings_view(session, require_account(session, account))
+        except AccountError as exc:
+            fail(str(exc))
+    table = Table("key", "value", "meaning")
+    for key, value in view.values.items():
+        meaning = SETTINGS[key].help if key in SETTINGS else ""
+        table.add_row(key, escape(value), meaning)
+    out.print(table)
+
+
+@app.command("set")
+def set_(account: str, key: str, value: str) -> None:
+    """Change one setting, e.g. `quantity-sync on` or `status-map.paid Open`.
+
+    counted-statuses and counted-warehouses take comma-separated names.
+    """
+    if key not in setting_keys():
+        fail(f"unknown setting {key!r}; one of: {', '.join(setting_keys())}", 2)
+    try:
+        with command_session() as session:
+            set_setting(session, require_account(session, account), key, value)
+    except AccountError as exc:
+        fail(str(exc), 2)
+    out.print(f"{escape(account)}: {key} = {escape(value)}")

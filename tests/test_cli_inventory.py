@@ -1,0 +1,183 @@
+"""The accounts, settings, catalog and inventory commands, end to end on Postgres."""
+
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from bmsync.cli import app
+from database.accounts import resolve_token
+from database.models import Account
+from runtime.settings import get_settings
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "stock.csv"
+TOKEN = "c2VjcmV0LXRva2VuLWRvLW5vdC1wcmludA=="
+
+
+@pytest.fixture
+def runner(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("BMSYNC_SECRET_KEY", raising=False)
+    monkeypatch.delenv("BMSYNC_TOKEN", raising=False)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def _everything(result: object) -> str:
+    output = getattr(result, "output", "")
+    stderr = getattr(result, "stderr", "")
+    return f"{output}{stderr}"
+
+
+def test_a_prompted_token_is_stored_encrypted_and_never_shown(
+    runner: CliRunner, session: Session, tmp_path: Path
+) -> None:
+    added = runner.invoke(
+        app, ["accounts", "add", "acme-eu", "--platform", "eu"], input=TOKEN + "\n"
+    )
+    listed = runner.invoke(app, ["accounts", "list"])
+    shown = runner.invoke(app, ["accounts", "show", "acme-eu"])
+
+    assert added.exit_code == 0, _everything(added)
+    assert listed.exit_code == 0 and shown.exit_code == 0
+    for result in (added, listed, shown):
+        assert TOKEN not in _everything(result)
+    assert "encrypted" in shown.output
+
+    account = session.scalars(select(Account)).one()
+    assert account.token_ref.startswith("enc:") and TOKEN not in account.token_ref
+    key_file = tmp_path / "state" / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert resolve_token(account, tmp_path / "state") == TOKEN
+
+
+def test_a_token_from_bmsync_token_is_not_echoed(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BMSYNC_TOKEN", TOKEN)
+    added = runner.invoke(app, ["accounts", "add", "acme-us", "--platform", "us"])
+    assert added.exit_code == 0, _everything(added)
+    assert TOKEN not in _everything(added)
+
+
+def test_an_env_reference_reads_the_token_at_run_time(
+    runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = runner.invoke(
+        app,
+        ["accounts", "add", "acme", "--platform", "eu", "--token-env", "ACME_TOKEN"],
+    )
+    assert added.exit_code == 0, _everything(added)
+    account = session.scalars(select(Account)).one()
+    assert account.token_ref == "env:ACME_TOKEN"
+    monkeypatch.setenv("ACME_TOKEN", TOKEN)
+    assert resolve_token(account) == TOKEN
+
+
+def test_a_wrong_platform_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["accounts", "add", "x", "--platform", "mars"])
+    assert result.exit_code == 2
+    assert "platform" in result.stderr
+
+
+def test_settings_are_validated_and_shown(runner: CliRunner) -> None:
+    runner.invoke(app, ["accounts", "add", "acme", "--platform", "eu"], input="t\n")
+    ok = [
+        ["quantity-sync", "on"],
+        ["safety-buffer", "2"],
+        ["counted-statuses", "Available, Testing"],
+        ["status-map.paid", "Validated"],
+        ["organization-type", "shipping_name"],
+    ]
+    for key, value in ok:
+        result = runner.invoke(app, ["settings", "set", "acme", key, value])
+        assert result.exit_code == 0, _everything(result)
+
+    bad = [
+        ["quantity-sync", "maybe"],
+        ["safety-buffer", "-1"],
+        ["counted-warehouses", "Attic"],
+        ["status-map.paid", "Nonexistent"],
+        ["status-map.lost", "Open"],
+        ["colour", "blue"],
+    ]
+    for key, value in bad:
+        result = runner.invoke(app, ["settings", "set", "acme", key, value])
+        assert result.exit_code == 2, (key, _everything(result))
+        assert "Traceback" not in _everything(result)
+
+    shown = runner.invoke(app, ["settings", "show", "acme"])
+    assert shown.exit_code == 0
+    assert "Available, Testing" in shown.output
+    assert "Validated" in shown.output
+
+
+def test_the_sample_stock_imports_after_seeding_the_catalog(runner: CliRunner) -> None:
+    seeded = runner.invoke(app, ["catalog", "seed-sample"])
+    first = runner.invoke(app, ["inventory", "import", str(SAMPLE)])
+    again = runner.invoke(app, ["inventory", "import", str(SAMPLE)])
+    listed = runner.invoke(app, ["inventory", "list", "--limit", "5"])
+
+    assert seeded.exit_code == 0, _everything(seeded)
+    assert first.exit_code == 0, _everything(first)
+    assert "320 device(s) added" in first.output
+    assert "0 device(s) added, 320 already in stock" in again.output
+    assert listed.exit_code == 0
+
+
+def test_a_bad_file_prints_every_bad_line_and_exits_1(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "imei,sku,status,warehouse\n"
+        "490154203237519,IP13-128-BLK-GOOD,Available,Main\n"
+        "356938035643809,IP13-128-BLK-GOOD,Available,Attic\n"
+    )
+    result = runner.invoke(app, ["inventory", "import", str(bad)])
+
+    assert result.exit_code == 1
+    assert "nothing was imported" in result.stderr
+    assert "490154203237519" in result.stderr and "Attic" in result.stderr
+
+
+def test_catalog_and_single_device_commands(runner: CliRunner) -> None:
+    steps = [
+        ["catalog", "products", "add", "Apple", "iPhone 15"],
+        [
+            "catalog", "variations", "add", "Apple", "iPhone 15", "--grade", "Good",
+            "--storage", "128GB", "--colour", "Black", "--sku", "IP15-128-BLK-GOOD",
+        ],
+        ["catalog", "warehouses", "add", "Repair Bench"],
+        ["catalog", "inventory-statuses", "add", "Awaiting Parts"],
+        ["catalog", "statuses", "add", "On Hold", "--open"],
+        [
+            "inventory", "add", "--sku", "ip15-128-blk-good", "--imei",
+            "490154203237518", "--warehouse", "Repair Bench",
+        ],
+    ]  # fmt: skip
+    for step in steps:
+        result = runner.invoke(app, step)
+        assert result.exit_code == 0, (step, _everything(result))
+
+    duplicate = runner.invoke(
+        app,
+        ["inventory", "add", "--sku", "IP15-128-BLK-GOOD", "--imei", "490154203237518"],
+    )
+    assert duplicate.exit_code == 1
+    bad_imei = runner.invoke(
+        app, ["inventory", "add", "--sku", "IP15-128-BLK-GOOD", "--imei", "123"]
+    )
+    assert bad_imei.exit_code == 2 and "123" in bad_imei.stderr
+    for listing in (["catalog", "skus", "list"], ["catalog", "variations", "list"]):
+        result = runner.invoke(app, listing)
+        assert result.exit_code == 0 and "IP15-128-BLK-GOOD" in result.output
