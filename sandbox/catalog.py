@@ -6,6 +6,7 @@ MODEL is the code in `MODELS`; STORAGE is the size in GB, or `1TB`; COLOUR is a
 three-letter code from `COLOURS`; GRADE is a code from `GRADE_CODES`.
 """
 
+import functools
 import random
 import uuid
 from dataclasses import dataclass
@@ -175,10 +176,12 @@ def all_products() -> list[Product]:
 
 def product_for_id(product_id: str, grade: str) -> Product | None:
     """The variant with this product UUID and grade, if the catalog knows it."""
-    for product in all_products():
-        if product.product_id == product_id and product.grade == grade:
-            return product
-    return None
+    return _products_by_id().get((product_id, grade))
+
+
+@functools.cache
+def _products_by_id() -> dict[tuple[str, str], Product]:
+    return {(p.product_id, p.grade): p for p in all_products()}
 
 
 def pick_products(rng: random.Random, count: int) -> list[Product]:

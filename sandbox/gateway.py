@@ -97,7 +97,8 @@ class Gateway:
             await _answer(send, outcome, 429, too_many_requests(refused))
             return
 
-        fault = self.state.faults.decide(method, path)
+        with self.state.lock:
+            fault = self.state.faults.decide(method, path)
         if fault is not None:
             outcome.fault = fault.kind or "latency"
             if fault.latency_s:

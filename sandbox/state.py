@@ -4,14 +4,11 @@ Every method takes the state's lock, so HTTP handlers, the market simulator and
 tests on other threads see consistent data. Methods raise `ApiError` for answers
 other than success, in the shape the matching Back Market endpoint uses.
 
-Choices where the contract is unsure or silent:
-- Order date filters are exclusive lower bounds (strictly after), the stricter reading.
-- A customer's order lowers the listing's quantity; nothing gives it back, not even a
-  cancellation: the merchant's inventory decides the quantity and must push it.
-- A customer cancelling a line before acceptance moves it to 4 (cancelled); after
-  acceptance to 5 (refunded before shipping).
-- An order whose lines are all cancelled or refunded moves to state 9, like a shipped
-  one; its lines tell the two apart.
+The choices made where the contract is unsure are listed in the package docstring.
+
+Bulk CSV columns: `sku` (required), then any of `quantity price min_price comment
+warranty_delay` and the shipping fields; a SKU the merchant does not have yet needs a
+`product_id` the catalog knows, and takes `grade` (default GOOD).
 """
 
 import codecs
@@ -360,6 +357,8 @@ class SandboxState:
         self.limiter = RateLimiter(config.limits, self.clock)
         self.faults = FaultInjector(config.faults, config.seed)
         self.listings: dict[str, Listing] = {}
+        self._by_int: dict[int, Listing] = {}
+        self._by_sku: dict[tuple[str, str], Listing] = {}
         self.orders: dict[int, Order] = {}
         self.lines: dict[int, tuple[Order, OrderLine]] = {}
         self.care_folders: dict[int, CareFolder] = {}
@@ -401,19 +400,17 @@ class SandboxState:
     def get_listing(self, merchant: str, ref: str) -> Listing:
         """A listing by UUID or legacy integer id; 404 when not the merchant's."""
         with self.lock:
-            for listing in self._listings_of(merchant):
-                if ref in (listing.id, str(listing.listing_id)):
-                    return listing
-            raise bm_error(404, "not-found", f"Listing {ref} not found")
+            listing = self.listings.get(ref)
+            if listing is None and ref.isdigit():
+                listing = self._by_int.get(int(ref))
+            if listing is None or listing.merchant != merchant:
+                raise bm_error(404, "not-found", f"Listing {ref} not found")
+            return listing
 
     def find_by_sku(self, merchant: str, sku: str) -> Listing | None:
         """The merchant's listing with this SKU, ignoring case."""
         with self.lock:
-            wanted = sku.strip().casefold()
-            for listing in self._listings_of(merchant):
-                if listing.sku.casefold() == wanted:
-                    return listing
-            return None
+            return self._by_sku.get((merchant, sku.strip().casefold()))
 
     def update_listing(self, merchant: str, ref: str, body: Any) -> Listing:
         """Apply a partial update of the fields sent; answer the whole listing."""
@@ -597,10 +594,10 @@ class SandboxState:
     def competitors(self, merchant: str, listing_uuid: str) -> list[dict[str, Any]]:
         """BackBox prices per market for a listing; 404 when it has no BackBox."""
         with self.lock:
-            listing = next(
-                (x for x in self._listings_of(merchant) if x.id == listing_uuid), None
-            )
-            if listing is None or not listing.has_backbox or listing.price is None:
+            listing = self.listings.get(listing_uuid)
+            if listing is None or listing.merchant != merchant:
+                raise bm_error(404, "not-found", "No BackBox for this listing")
+            if not listing.has_backbox or listing.price is None:
                 raise bm_error(404, "not-found", "No BackBox for this listing")
             platform = self.merchants[merchant].platform
             rng = random.Random(f"{self.config.seed}:backbox:{listing.id}")
@@ -905,8 +902,13 @@ class SandboxState:
                 }
             },
         )
-        self.listings[listing.id] = listing
+        self._index(listing)
         return listing
+
+    def _index(self, listing: Listing) -> None:
+        self.listings[listing.id] = listing
+        self._by_int[listing.listing_id] = listing
+        self._by_sku[(listing.merchant, listing.sku.casefold())] = listing
 
     def _listings_of(self, merchant: str) -> list[Listing]:
         return [x for x in self.listings.values() if x.merchant == merchant]
@@ -1029,8 +1031,10 @@ class SandboxState:
             raise bm_error(400, "not-found", "unknown sku and no known product_id")
         rng = random.Random(f"{self.config.seed}:new:{sku}")
         listing = self._new_listing(merchant, product, rng)
+        del self._by_sku[(merchant.name, listing.sku.casefold())]
         listing.sku = sku
         listing.quantity = 0
+        self._index(listing)
         return listing
 
 

@@ -316,3 +316,23 @@ async def test_catalog_is_seeded_and_skus_follow_the_scheme() -> None:
         assert len(colour) == 3
         assert grade in {"PRM", "EXC", "VGD", "GOOD", "FAIR"}
     assert len(set(skus)) == len(skus)
+
+
+async def test_bulk_creates_a_listing_from_a_known_product_id() -> None:
+    async with sandbox(make_config(task_delay_s=0)) as (state, client):
+        existing = state.list_listings("alpha")[0]
+        csv_text = (
+            "sku;product_id;grade;quantity;price\n"
+            f"MY-OWN-SKU-1;{existing.product.product_id};FAIR;2;150.00\n"
+        )
+        started = await client.post("/ws/listings", json={"catalog": csv_text})
+        task = await client.get(f"/ws/tasks/{started.json()['bodymessage']}")
+        created = await client.get(
+            "/ws/listings/detail", params={"sku": "my-own-sku-1"}
+        )
+
+    assert task.json()["result"]["MY-OWN-SKU-1"]["status"] == "OK"
+    assert created.json()["product_id"] == existing.product.product_id
+    assert created.json()["grade"] == "FAIR"
+    assert created.json()["quantity"] == 2
+    assert created.json()["publication_state"] == 2
