@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox import limits
+from sandbox.config import MerchantConfig
 from sandbox.errors import request_id
 from sandbox.state import SandboxState
 
@@ -144,7 +145,7 @@ class Gateway:
             # the connection after Back Market processed the request.
             await _answer_html(send, outcome, fault.rule.lost_response_status)
 
-    def _merchant_of(self, authorization: str) -> Any:
+    def _merchant_of(self, authorization: str) -> MerchantConfig | None:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "basic" or not token.strip():
             return None

@@ -363,6 +363,7 @@ class SandboxState:
         self.lines: dict[int, tuple[Order, OrderLine]] = {}
         self.care_folders: dict[int, CareFolder] = {}
         self.tasks: dict[int, BulkTask] = {}
+        self._pending_tasks: list[BulkTask] = []
         self.writes: list[WriteRecord] = []
         self.served: Counter[int] = Counter()
         self._next = {
@@ -449,6 +450,7 @@ class SandboxState:
                 due=now + self.clock.scaled(self.config.task_delay_s),
             )
             self.tasks[task.task_id] = task
+            self._pending_tasks.append(task)
             return task
 
     def get_task(self, merchant: str, task_id: str) -> BulkTask:
@@ -858,10 +860,9 @@ class SandboxState:
         """Finish the bulk tasks whose delay has passed."""
         with self.lock:
             now = self.clock.monotonic()
-            for task in self.tasks.values():
-                if task.action_status in (8, 9):
-                    continue
+            for task in list(self._pending_tasks):
                 if now >= task.due:
+                    self._pending_tasks.remove(task)
                     self._run_task(task)
                 elif now >= (task.started + task.due) / 2:
                     task.action_status = 2
