@@ -14,7 +14,7 @@ from domain.imei import (
     parse_imei,
 )
 
-# A well-known example IMEI from the GSMA's own documentation style: 49015420323751-8.
+# An IMEI often used as an example: 14 digits and the Luhn check digit 8.
 VALID = "490154203237518"
 
 
