@@ -12,6 +12,10 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import (
+    SandboxedWorkflowRunner,
+    SandboxRestrictions,
+)
 
 from activities import ActivityDeps, build_activities
 from runtime.settings import Settings, get_settings
@@ -24,9 +28,17 @@ ACTIVITY_THREADS = 16
 
 
 def build_worker(
-    client: Client, task_queue: str, deps: ActivityDeps, grace_seconds: float
+    client: Client,
+    task_queue: str,
+    deps: ActivityDeps,
+    grace_seconds: float,
+    fail_on_workflow_bugs: bool = False,
 ) -> Worker:
-    """A worker with every workflow and activity of the engine registered."""
+    """A worker with every workflow and activity of the engine registered.
+
+    In production a bug in workflow code leaves the workflow task retrying until a
+    fixed worker is deployed; tests ask for `fail_on_workflow_bugs` to see it at once.
+    """
     return Worker(
         client,
         task_queue=task_queue,
@@ -34,6 +46,12 @@ def build_worker(
         activities=build_activities(deps),
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         graceful_shutdown_timeout=timedelta(seconds=grace_seconds),
+        # The input models are plain pydantic classes with no IO; sharing them with
+        # the sandbox keeps one class per model, which pydantic's checks rely on.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("domain")
+        ),
+        workflow_failure_exception_types=[Exception] if fail_on_workflow_bugs else [],
     )
 
 

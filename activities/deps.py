@@ -6,11 +6,12 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from database.accounts import resolve_token
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from backmarket import BackMarketClient, Platform
+from database.accounts import resolve_token
 from database.models import Account
 from database.session import make_engine, make_session_factory
 from runtime.settings import Settings
@@ -24,6 +25,8 @@ class BackMarketClients:
 
     session_factory: sessionmaker[Session]
     user_agent_company: str = "Bmsync"
+    # Tests hand the sandbox's ASGI app in here instead of a network hop.
+    transport: httpx.AsyncBaseTransport | None = None
     _clients: dict[int, BackMarketClient] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -49,6 +52,7 @@ class BackMarketClients:
                 company=self.user_agent_company,
                 integration="Sync",
                 contact_email="ops@example.com",
+                transport=self.transport,
             )
 
     async def close(self) -> None:

@@ -1,11 +1,11 @@
 """From Back Market's order to what the database keeps and the workflows see."""
 
 from backmarket.models import Order
-from database.orders import OrderIn, OrderLineIn, UpsertedOrder
+from database.inventory import OrderData, OrderLineData, UpsertOrderResult
 from domain.orders import LineObserved, OrderObserved
 
 
-def order_in(order: Order) -> OrderIn:
+def order_data(order: Order) -> OrderData:
     address = order.shipping_address
     name = None
     email = None
@@ -13,27 +13,26 @@ def order_in(order: Order) -> OrderIn:
         parts = [address.first_name or "", address.last_name or ""]
         name = " ".join(part for part in parts if part) or None
         email = address.email
-    return OrderIn(
+    return OrderData(
         order_id=order.order_id,
         state=order.state,
         customer_name=name,
         customer_email=email,
         lines=[
-            OrderLineIn(
+            OrderLineData(
                 orderline_id=line.id,
-                state=line.state,
                 sku=line.listing or "",
-                quantity=line.quantity,
+                quantity=max(line.quantity, 1),
+                state=line.state,
                 price=line.price,
                 currency=line.currency or order.currency,
-                listing_id=line.listing_id,
             )
             for line in order.orderlines
         ],
     )
 
 
-def observed(order: Order, upserted: UpsertedOrder) -> OrderObserved:
+def observed(order: Order, stored: UpsertOrderResult) -> OrderObserved:
     return OrderObserved(
         order_id=order.order_id,
         state=order.state,
@@ -47,6 +46,6 @@ def observed(order: Order, upserted: UpsertedOrder) -> OrderObserved:
                 quantity=line.quantity,
                 unknown_sku=line.unknown_sku,
             )
-            for line in upserted.lines
+            for line in stored.lines
         ],
     )

@@ -9,10 +9,15 @@ from temporalio.common import WorkflowIDReusePolicy
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
-from activities.order_data import observed, order_in
+from activities.order_data import observed, order_data
 from backmarket.models import Order
-from database.orders import account_settings, upsert_order
-from database.sync_state import get_checkpoint, log_sync, set_checkpoint
+from database.inventory import (
+    get_checkpoint,
+    log_sync,
+    set_checkpoint,
+    upsert_backmarket_order,
+)
+from database.orders import account_settings
 from domain.orders import (
     ORDER_PAID,
     ORDER_TO_SHIP,
@@ -46,7 +51,8 @@ class OrderImportActivities:
         """Whether the account imports orders now, and from when."""
         with self.deps.session_factory() as session:
             settings = account_settings(session, input.account_id)
-            since = get_checkpoint(session, input.account_id, CHECKPOINT_KIND)
+            checkpoint = get_checkpoint(session, input.account_id, CHECKPOINT_KIND)
+            since = checkpoint.value_at if checkpoint is not None else None
             return ImportPlan(enabled=settings.order_import, since=since)
 
     @activity.defn
@@ -90,7 +96,9 @@ class OrderImportActivities:
         changed = []
         with self.deps.session_factory.begin() as session:
             for order in orders:
-                upserted = upsert_order(session, account_id, order_in(order))
+                upserted = upsert_backmarket_order(
+                    session, account_id, order_data(order)
+                )
                 if upserted.changed:
                     changed.append(observed(order, upserted))
                 if upserted.created:
@@ -131,7 +139,9 @@ class OrderImportActivities:
     @activity.defn
     def save_order_checkpoint(self, input: SaveCheckpointInput) -> None:
         with self.deps.session_factory.begin() as session:
-            set_checkpoint(session, input.account_id, CHECKPOINT_KIND, input.value)
+            set_checkpoint(
+                session, input.account_id, CHECKPOINT_KIND, value_at=input.value
+            )
 
 
 def _modified(order: Order) -> float:

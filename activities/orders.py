@@ -7,13 +7,17 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call, rejected
-from activities.order_data import observed, order_in
+from activities.order_data import observed, order_data
 from backmarket import BackMarketClient
 from backmarket.errors import UnprocessableError
 from backmarket.models import Order
 from database import orders as order_db
+from database.inventory import (
+    UpsertOrderResult,
+    log_sync,
+    upsert_backmarket_order,
+)
 from database.models import BackMarketPhase
-from database.sync_state import log_sync
 from domain.imei import is_valid_imei
 from domain.orders import (
     LINE_ACCEPTED,
@@ -63,9 +67,9 @@ class OrderActivities:
         upserted = await asyncio.to_thread(self._store, input.account_id, order)
         return observed(order, upserted)
 
-    def _store(self, account_id: int, order: Order) -> order_db.UpsertedOrder:
+    def _store(self, account_id: int, order: Order) -> UpsertOrderResult:
         with self.deps.session_factory.begin() as session:
-            return order_db.upsert_order(session, account_id, order_in(order))
+            return upsert_backmarket_order(session, account_id, order_data(order))
 
     @activity.defn
     def load_order_settings(self, input: OrderRef) -> OrderSettings:
@@ -141,7 +145,7 @@ class OrderActivities:
     @activity.defn
     def release_commits(self, input: ReleaseCommitsInput) -> int:
         with self.deps.session_factory.begin() as session:
-            return order_db.release_commits(
+            return order_db.release_line_commits(
                 session, input.account_id, input.order_id, input.orderline_id
             )
 
@@ -186,7 +190,7 @@ class OrderActivities:
 
     def _imei_of(self, inventory_item_id: int) -> str | None:
         with self.deps.session_factory() as session:
-            imei, _serial = order_db.device_identifiers(session, inventory_item_id)
+            imei = order_db.device_imei(session, inventory_item_id)
         return imei if imei is not None and is_valid_imei(imei) else None
 
     @activity.defn
@@ -260,7 +264,7 @@ class OrderActivities:
                 session,
                 input.account_id,
                 input.order_id,
-                PHASE_TO_BACKMARKET[input.phase],
+                PHASE_TO_BACKMARKET[input.phase].value,
                 input.line_states,
             )
 

@@ -5,7 +5,7 @@ several of these and commit once.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -519,11 +519,25 @@ class OrderData:
 
 
 @dataclass(frozen=True)
+class UpsertedLine:
+    """An order item as stored; `unknown_sku` when no variation could be resolved."""
+
+    orderline_id: int
+    sku: str
+    quantity: int
+    state: int
+    unknown_sku: bool
+
+
+@dataclass(frozen=True)
 class UpsertOrderResult:
     sales_order_id: int
     created: bool
     status: str
     unknown_skus: list[str]
+    # Whether Back Market's view differs from what was stored before this call.
+    changed: bool = True
+    lines: list[UpsertedLine] = field(default_factory=list)
 
 
 def upsert_backmarket_order(
@@ -550,6 +564,7 @@ def upsert_backmarket_order(
         .with_for_update()
     )
     created = sales_order is None
+    changed = created
     if sales_order is None:
         sales_order = SalesOrder(
             channel=BACKMARKET_CHANNEL,
@@ -562,6 +577,7 @@ def upsert_backmarket_order(
         session.add(sales_order)
         session.flush()
     else:
+        changed = sales_order.backmarket_state != order.state
         sales_order.status_id = status.id
         sales_order.backmarket_state = order.state
         sales_order.updated_at = datetime.now(UTC)
@@ -573,18 +589,20 @@ def upsert_backmarket_order(
         )
     }
     unknown: list[str] = []
+    stored: list[UpsertedLine] = []
     for line in order.lines:
         item = existing.get(line.orderline_id)
         if item is not None:
+            changed = changed or item.external_state != line.state
             item.external_state = line.state
             if item.unknown_sku is not None and item.variation_id is None:
                 unknown.append(item.unknown_sku)
-            continue
-        resolution = resolve_line(session, account_id, line.sku)
-        if resolution.unknown_sku is not None:
-            unknown.append(resolution.unknown_sku)
-        session.add(
-            OrderItem(
+        else:
+            changed = True
+            resolution = resolve_line(session, account_id, line.sku)
+            if resolution.unknown_sku is not None:
+                unknown.append(resolution.unknown_sku)
+            item = OrderItem(
                 sales_order_id=sales_order.id,
                 sku_id=resolution.sku_id,
                 variation_id=resolution.variation_id,
@@ -596,9 +614,20 @@ def upsert_backmarket_order(
                 external_orderline_id=line.orderline_id,
                 external_state=line.state,
             )
+            session.add(item)
+        stored.append(
+            UpsertedLine(
+                orderline_id=line.orderline_id,
+                sku=line.sku,
+                quantity=line.quantity,
+                state=line.state,
+                unknown_sku=item.variation_id is None,
+            )
         )
     session.flush()
-    return UpsertOrderResult(sales_order.id, created, status.name, unknown)
+    return UpsertOrderResult(
+        sales_order.id, created, status.name, unknown, changed, stored
+    )
 
 
 def _customer_for(

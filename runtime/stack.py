@@ -1,4 +1,4 @@
-"""The running parts a process needs: a database and Temporal, embedded or configured."""
+"""What a process needs running: a database and Temporal, embedded or configured."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from domain.imei import is_valid_imei
 from domain.orders import (
@@ -148,18 +148,21 @@ class OrderWorkflow:
         await workflow.wait_condition(lambda: self.loaded)
         self._check_line_open_for_commit(input.orderline_id)
         line = self.lines[input.orderline_id]
-        item = await workflow.execute_activity_method(
-            OrderActivities.record_commit,
-            RecordCommitInput(
-                account_id=self.account_id,
-                order_id=self.order_id,
-                orderline_id=input.orderline_id,
-                identifier=input.identifier.strip(),
-                allow_mismatch=input.allow_mismatch,
-            ),
-            start_to_close_timeout=DATABASE_TIMEOUT,
-            retry_policy=DATABASE_RETRY,
-        )
+        try:
+            item = await workflow.execute_activity_method(
+                OrderActivities.record_commit,
+                RecordCommitInput(
+                    account_id=self.account_id,
+                    order_id=self.order_id,
+                    orderline_id=input.orderline_id,
+                    identifier=input.identifier.strip(),
+                    allow_mismatch=input.allow_mismatch,
+                ),
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                retry_policy=DATABASE_RETRY,
+            )
+        except ActivityError as err:
+            raise _rule_broken(err) from None
         line.commits.append(item)
         imei_will_sync, note = self._imei_outlook(line, item)
         if not imei_will_sync:
@@ -492,3 +495,11 @@ class OrderWorkflow:
         workflow.logger.info(
             "order phase", extra={"order_id": self.order_id, "phase": self.phase}
         )
+
+
+def _rule_broken(err: ActivityError) -> BaseException:
+    """The activity's own refusal, so the caller reads the rule, not a wrapper."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return ApplicationError(cause.message, type=cause.type, non_retryable=True)
+    return err

@@ -1,4 +1,4 @@
-"""Commands that start and inspect the running parts: up, status, worker, db, schedules."""
+"""Commands that start and inspect the parts: up, status, worker, db, schedules."""
 
 import asyncio
 import logging
@@ -21,6 +21,8 @@ from runtime.embedded import (
 )
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack
+from sandbox.config import SandboxConfig
+from sandbox.server import SandboxServer
 
 console = Console()
 errors = Console(stderr=True)
@@ -111,10 +113,6 @@ async def _up(settings: Settings, with_sandbox: bool) -> None:
         sandbox_url = None
         sandbox_server = None
         if with_sandbox:
-            from sandbox.server import SandboxServer
-
-            from sandbox.config import SandboxConfig
-
             sandbox_server = SandboxServer(SandboxConfig(), port=settings.sandbox_port)
             await sandbox_server.__aenter__()
             sandbox_url = sandbox_server.base_url

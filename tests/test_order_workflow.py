@@ -1,0 +1,245 @@
+"""The order workflow on the time-skipping server, real Postgres and the sandbox."""
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from database.models import SalesOrder, SalesOrderStatus, Shipment
+from domain.orders import (
+    AddShipmentInput,
+    CommitInventoryInput,
+    OrderPhase,
+    ValidateOrderInput,
+)
+from sandbox.config import FaultRule
+from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world
+from workflows import OrderWorkflow
+
+
+@pytest.fixture
+def world(
+    monkeypatch: pytest.MonkeyPatch,
+    session_factory: sessionmaker[Session],
+    workflow_env: WorkflowEnvironment,
+    task_queue: str,
+) -> World:
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    return make_world(session_factory, workflow_env.client, task_queue)
+
+
+def status_of(session_factory: sessionmaker[Session], order_id: int) -> str:
+    with session_factory() as session:
+        name = session.scalar(
+            select(SalesOrderStatus.name)
+            .join(SalesOrder, SalesOrder.status_id == SalesOrderStatus.id)
+            .where(SalesOrder.external_order_id == order_id)
+        )
+        assert name is not None
+        return name
+
+
+async def test_single_device_order_goes_from_import_to_shipped_once(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+    imei = world.devices[sku][0]
+
+    async with world.worker():
+        result = await world.run_import()
+        assert result.dispatched == 1
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+
+        commit = await world.order_handle(order_id).execute_update(
+            OrderWorkflow.commit_inventory,
+            CommitInventoryInput(orderline_id=line_id, identifier=imei),
+        )
+        assert commit.fulfils_line and commit.imei_will_sync
+        await world.order_handle(order_id).execute_update(
+            OrderWorkflow.add_shipment,
+            AddShipmentInput(tracking_number="1Z999", carrier="UPS"),
+        )
+        final = await world.order_handle(order_id).result()
+
+    assert final.phase == OrderPhase.SHIPPED
+    bodies = world.applied_bodies(order_id)
+    assert [b["new_state"] for b in bodies] == [2, 3]
+    assert bodies[1]["tracking_number"] == "1Z999"
+    assert bodies[1]["imei"] == imei
+    assert world.sandbox.orders[order_id].state == 9
+    assert status_of(world.session_factory, order_id) == "Shipped"
+    with world.session_factory() as session:
+        shipment = session.scalar(select(Shipment))
+        assert shipment is not None and shipment.sent_at is not None
+
+
+async def test_two_line_order_holds_its_shipment_until_both_lines_are_decided(
+    world: World,
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: len(s.lines) == 2)
+        first, second = (line.orderline_id for line in state.lines)
+        handle = world.order_handle(order_id)
+
+        validated = await handle.execute_update(
+            OrderWorkflow.validate, ValidateOrderInput(orderline_ids=[first])
+        )
+        assert validated.accepted == [first]
+        shipment = await handle.execute_update(
+            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-2")
+        )
+        assert shipment.held
+        assert not any(b["new_state"] == 3 for b in world.applied_bodies(order_id))
+
+        await handle.execute_update(
+            OrderWorkflow.validate, ValidateOrderInput(orderline_ids=[second])
+        )
+        final = await handle.result()
+
+    assert final.phase == OrderPhase.SHIPPED
+    states = [b["new_state"] for b in world.applied_bodies(order_id)]
+    assert states == [2, 2, 3]
+
+
+async def test_the_customer_cancelling_a_line_releases_it_and_frees_the_shipment(
+    world: World,
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: len(s.lines) == 2)
+        first, second = (line.orderline_id for line in state.lines)
+        handle = world.order_handle(order_id)
+        await handle.execute_update(
+            OrderWorkflow.validate, ValidateOrderInput(orderline_ids=[first])
+        )
+        await handle.execute_update(
+            OrderWorkflow.commit_inventory,
+            CommitInventoryInput(
+                orderline_id=second, identifier=world.devices[world.skus[1]][0]
+            ),
+        )
+        assert world.open_commits() == 1
+        await handle.execute_update(
+            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-3")
+        )
+
+        world.sandbox.customer_cancel(second)
+        await world.run_import()
+        final = await handle.result()
+
+    assert final.phase == OrderPhase.SHIPPED
+    assert world.open_commits() == 0
+    assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2, 3]
+
+
+async def test_several_devices_get_their_imeis_line_by_line(world: World) -> None:
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        handle = world.order_handle(order_id)
+        for line, sku in zip(state.lines, world.skus, strict=True):
+            await handle.execute_update(
+                OrderWorkflow.commit_inventory,
+                CommitInventoryInput(
+                    orderline_id=line.orderline_id, identifier=world.devices[sku][1]
+                ),
+            )
+        state = await world.wait_for(order_id, lambda s: s.phase == "imei_sent")
+
+    patches = [w for w in world.writes("PATCH", "/ws/orderlines/") if w.applied]
+    assert sorted(w.body["imei"] for w in patches) == sorted(
+        world.devices[sku][1] for sku in world.skus
+    )
+    assert all(line.imei_sent for line in state.lines)
+
+
+async def test_a_bad_imei_and_a_wrong_sku_are_refused_and_nothing_is_recorded(
+    world: World,
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        handle = world.order_handle(order_id)
+
+        with pytest.raises(WorkflowUpdateFailedError) as bad_imei:
+            await handle.execute_update(
+                OrderWorkflow.commit_inventory,
+                CommitInventoryInput(
+                    orderline_id=line_id, identifier="356938035643801"
+                ),
+            )
+        assert "not a valid IMEI" in str(bad_imei.value.cause)
+
+        other_device = world.devices[world.skus[1]][0]
+        with pytest.raises(WorkflowUpdateFailedError) as wrong_sku:
+            await handle.execute_update(
+                OrderWorkflow.commit_inventory,
+                CommitInventoryInput(orderline_id=line_id, identifier=other_device),
+            )
+        refusal = str(wrong_sku.value.cause)
+        assert world.skus[0] in refusal and "not the variation" in refusal
+        state = await handle.query(OrderWorkflow.state)
+
+    assert world.open_commits() == 0
+    assert state.lines[0].commits == []
+
+
+async def test_an_accept_whose_answer_was_lost_is_not_sent_twice(
+    world: World,
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+    world.sandbox.set_faults(
+        [
+            FaultRule(
+                method="POST",
+                path=f"/ws/orders/{order_id}",
+                lost_response_rate=1.0,
+                remaining=1,
+            )
+        ]
+    )
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+
+    assert state.lines[0].validated
+    accepts = [w for w in world.writes("POST", f"/ws/orders/{order_id}")]
+    assert len(accepts) == 1
+    assert accepts[0].applied and accepts[0].status >= 500
+
+
+async def test_the_same_orders_in_two_import_runs_start_one_workflow_each(
+    world: World,
+) -> None:
+    orders = [world.place_order((world.skus[i % 2], 1)) for i in range(60)]
+
+    async with world.worker():
+        first = await world.run_import()
+        for order_id in orders:
+            await world.wait_for(order_id, lambda s: s.phase == "validated")
+        # The accepts changed every order, so the next run passes that on once...
+        second = await world.run_import()
+        # ...and a run that finds nothing new dispatches nothing.
+        third = await world.run_import()
+
+    assert first.seen == 60 and first.dispatched == 60
+    assert second.dispatched == 60
+    assert third.seen == 60 and third.dispatched == 0
+    for order_id in orders:
+        assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2]
