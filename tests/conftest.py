@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import hypothesis  # noqa: F401
 import psycopg
 import pytest
 from sqlalchemy import Engine
@@ -20,6 +21,10 @@ from database.migrate import upgrade
 from database.session import make_engine, make_session_factory, normalize_url
 from runtime.embedded import EmbeddedPostgres, ensure_database, venv_binary
 from runtime.temporal import data_converter
+
+# hypothesis is imported above, before any worker thread runs: its pytest plugin
+# otherwise imports it lazily at the end of a session, and CPython 3.11 can fail
+# ("AST constructor recursion depth mismatch") compiling while other threads do.
 
 TEMPLATE_DB = "bmsync_test_template"
 

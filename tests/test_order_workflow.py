@@ -13,6 +13,7 @@ from domain.orders import (
     OrderPhase,
     ValidateOrderInput,
 )
+from runtime.order_client import OrderClient, OrderRequestError
 from sandbox.config import FaultRule
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world
 from workflows import OrderWorkflow
@@ -243,3 +244,51 @@ async def test_the_same_orders_in_two_import_runs_start_one_workflow_each(
     assert third.seen == 60 and third.dispatched == 0
     for order_id in orders:
         assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2]
+
+
+async def test_a_commit_that_arrives_before_the_import_starts_the_workflow(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+    line_id = world.sandbox.orders[order_id].lines[0].id
+    orders = OrderClient(world.client, world.task_queue)
+
+    async with world.worker():
+        result = await orders.commit_inventory(
+            world.account_id,
+            order_id,
+            CommitInventoryInput(
+                orderline_id=line_id, identifier=world.devices[sku][2]
+            ),
+        )
+        state = await world.wait_for(
+            order_id, lambda s: s.phase == "waiting_for_shipment"
+        )
+        await world.run_import()
+        again = await world.wait_for(order_id, lambda s: s.lines[0].validated)
+
+    assert result.fulfils_line and result.imei_will_sync
+    assert state.lines[0].commits[0].imei == world.devices[sku][2]
+    assert again.lines[0].commits == state.lines[0].commits
+    assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2]
+
+
+async def test_a_finished_order_refuses_late_requests(world: World) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+    orders = OrderClient(world.client, world.task_queue)
+
+    async with world.worker():
+        await world.run_import()
+        await world.wait_for(order_id, lambda s: s.phase == "validated")
+        await orders.add_shipment(
+            world.account_id, order_id, AddShipmentInput(tracking_number="T-1")
+        )
+        await world.order_handle(order_id).result()
+        with pytest.raises(OrderRequestError, match="finished"):
+            await orders.add_shipment(
+                world.account_id, order_id, AddShipmentInput(tracking_number="T-2")
+            )
+
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert len(ships) == 1 and ships[0]["tracking_number"] == "T-1"

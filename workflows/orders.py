@@ -224,6 +224,7 @@ class OrderWorkflow:
             self._check_can_ship()
 
     def _check_line_open_for_commit(self, orderline_id: int) -> None:
+        self._check_not_finished()
         line = self.lines.get(orderline_id)
         if line is None:
             raise ApplicationError(
@@ -242,6 +243,15 @@ class OrderWorkflow:
                 f"orderline {orderline_id} already has {len(line.commits)} of "
                 f"{line.quantity} devices committed",
                 type="CommitRejected",
+                non_retryable=True,
+            )
+
+    def _check_not_finished(self) -> None:
+        if self._finished():
+            raise ApplicationError(
+                f"order {self.order_id} is {self._current_phase().value}; "
+                "it takes no more changes",
+                type="OrderFinished",
                 non_retryable=True,
             )
 

@@ -1,0 +1,120 @@
+"""Requests to order workflows, for the command line and the HTTP API alike.
+
+A commit or a shipment may arrive before the import has seen the order: it then
+starts the order's workflow itself (update-with-start), which reads the order from
+Back Market before it answers.
+"""
+
+from contextlib import suppress
+from typing import TypeVar
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.workflow import UpdateMethodMultiParam
+
+from domain.orders import (
+    AddShipmentInput,
+    AddShipmentResult,
+    CommitInventoryInput,
+    CommitInventoryResult,
+    OrderState,
+    OrderWorkflowInput,
+    ValidateOrderInput,
+    ValidateOrderResult,
+    order_workflow_id,
+)
+from workflows.orders import OrderWorkflow
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class OrderRequestError(Exception):
+    """The workflow refused the request; the message says which rule."""
+
+
+class OrderClient:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    async def commit_inventory(
+        self, account_id: int, order_id: int, request: CommitInventoryInput
+    ) -> CommitInventoryResult:
+        return await self._update(
+            OrderWorkflow.commit_inventory, request, account_id, order_id
+        )
+
+    async def add_shipment(
+        self, account_id: int, order_id: int, request: AddShipmentInput
+    ) -> AddShipmentResult:
+        return await self._update(
+            OrderWorkflow.add_shipment, request, account_id, order_id
+        )
+
+    async def validate(
+        self, account_id: int, order_id: int, request: ValidateOrderInput
+    ) -> ValidateOrderResult:
+        return await self._update(OrderWorkflow.validate, request, account_id, order_id)
+
+    async def _update(
+        self,
+        update: UpdateMethodMultiParam[[OrderWorkflow, In], Out],
+        request: In,
+        account_id: int,
+        order_id: int,
+    ) -> Out:
+        start = self._start(account_id, order_id)
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                update, request, start_workflow_operation=start
+            )
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            # The start half failed with the update; collect it so it is not
+            # reported as an exception nobody read.
+            with suppress(Exception):
+                await start.workflow_handle()
+            raise OrderRequestError(_reason(exc, order_id)) from None
+
+    async def state(self, account_id: int, order_id: int) -> OrderState | None:
+        """The workflow's view of the order, or None when it never ran."""
+        handle = self.client.get_workflow_handle_for(
+            OrderWorkflow.run, order_workflow_id(account_id, order_id)
+        )
+        try:
+            return await handle.query(OrderWorkflow.state)
+        except RPCError:
+            return None
+
+    def _start(
+        self, account_id: int, order_id: int
+    ) -> WithStartWorkflowOperation[OrderWorkflow, OrderState]:
+        return WithStartWorkflowOperation(
+            OrderWorkflow.run,
+            OrderWorkflowInput(account_id=account_id, order_id=order_id),
+            id=order_workflow_id(account_id, order_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A finished order is not reopened by a late request.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+
+
+def _reason(exc: Exception, order_id: int) -> str:
+    if isinstance(exc, WorkflowUpdateFailedError):
+        cause: BaseException | None = exc.cause
+        while cause is not None and not isinstance(cause, ApplicationError):
+            cause = cause.__cause__
+        if isinstance(cause, ApplicationError):
+            return cause.message
+        return str(exc.cause or exc)
+    if isinstance(exc, RPCError) and "already" in str(exc).lower():
+        return f"order {order_id} has finished; it takes no more changes"
+    return str(exc)
