@@ -28,7 +28,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.converter import default as default_converter
+from temporalio.converter import DataConverter
 
 from database.models import Account, AccountSettings
 from database.session import make_engine, make_session_factory
@@ -122,7 +122,8 @@ async def apply_schedules(
             pass
         handle = client.get_schedule_handle(item.schedule_id)
         description = await handle.describe()
-        if _fingerprint_of(description.schedule) == item.fingerprint(task_queue):
+        current = await _fingerprint_of(description.schedule, client.data_converter)
+        if current == item.fingerprint(task_queue):
             result.unchanged.append(item.schedule_id)
             continue
 
@@ -165,7 +166,7 @@ def _schedule_for(item: DesiredSchedule, task_queue: str) -> Schedule:
     )
 
 
-def _fingerprint_of(schedule: Schedule) -> str | None:
+async def _fingerprint_of(schedule: Schedule, converter: DataConverter) -> str | None:
     action = schedule.action
     if not isinstance(action, ScheduleActionStartWorkflow) or not action.memo:
         return None
@@ -174,7 +175,8 @@ def _fingerprint_of(schedule: Schedule) -> str | None:
         return None
     if isinstance(raw, str):
         return raw
-    value = default_converter().payload_converter.from_payload(raw, str)
+    # A described schedule's memo comes back as stored, i.e. still encrypted.
+    [value] = await converter.decode([raw], [str])
     return str(value)
 
 

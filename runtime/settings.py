@@ -7,7 +7,7 @@ these are only what a process needs to find its database and Temporal.
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     )
     shutdown_grace_seconds: float = Field(
         default=30.0, validation_alias=AliasChoices("BMSYNC_SHUTDOWN_GRACE_SECONDS")
+    )
+    # Base64 AES keys for Temporal payloads, the encrypting one first; unset means
+    # `<state dir>/payload.key` (see runtime.codec).
+    payload_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("BMSYNC_PAYLOAD_KEY")
     )
 
     def ui_url(self) -> str:

@@ -50,7 +50,9 @@ class Stack:
                     self.settings.temporal_address or await self.temporal.start()
                 )
                 self._client = await connect(
-                    self.temporal_address, self.settings.temporal_namespace
+                    self.temporal_address,
+                    self.settings.temporal_namespace,
+                    self.settings,
                 )
         except BaseException:
             self.close()

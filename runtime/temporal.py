@@ -1,16 +1,39 @@
 """Connecting to Temporal with the data converter every worker and client shares."""
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+)
+
+from runtime.codec import EncryptionCodec, load_keys
+from runtime.settings import Settings, get_settings
 
 
-def data_converter() -> DataConverter:
-    """Pydantic models in and out of workflows, for worker and clients alike."""
-    return pydantic_data_converter
+def data_converter(settings: Settings | None = None) -> DataConverter:
+    """Pydantic models in and out of workflows, encrypted, for worker and clients.
+
+    Failure messages and stack traces are moved into the encrypted attributes too: an
+    error may quote what it failed on.
+    """
+    settings = settings or get_settings()
+    configured = settings.payload_key
+    keys = load_keys(
+        configured.get_secret_value() if configured else None, settings.state_dir
+    )
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
-async def connect(address: str, namespace: str) -> Client:
+async def connect(
+    address: str, namespace: str, settings: Settings | None = None
+) -> Client:
     return await Client.connect(
-        address, namespace=namespace, data_converter=data_converter()
+        address, namespace=namespace, data_converter=data_converter(settings)
     )

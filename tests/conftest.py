@@ -12,6 +12,7 @@ from pathlib import Path
 import hypothesis  # noqa: F401
 import psycopg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from database.migrate import upgrade
 from database.session import make_engine, make_session_factory, normalize_url
+from runtime.codec import generate_key
 from runtime.embedded import EmbeddedPostgres, ensure_database, venv_binary
+from runtime.settings import Settings
 from runtime.temporal import data_converter
 
 # hypothesis is imported above, before any worker thread runs: its pytest plugin
@@ -27,6 +30,13 @@ from runtime.temporal import data_converter
 # ("AST constructor recursion depth mismatch") compiling while other threads do.
 
 TEMPLATE_DB = "bmsync_test_template"
+# The session's payload key: tests never read or create a key file of the checkout.
+PAYLOAD_KEY = generate_key()
+
+
+def settings_with_test_key() -> Settings:
+    """Process settings with the session's payload key."""
+    return Settings().model_copy(update={"payload_key": SecretStr(PAYLOAD_KEY)})
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +112,7 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, shared by the session."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
+        data_converter=data_converter(settings_with_test_key()),
         test_server_existing_path=str(venv_binary("temporal-test-server")),
     )
     try:
@@ -118,7 +128,7 @@ async def dev_env(
     """The real Temporal dev server, for tests that need schedules or wall time."""
     db_file: Path = tmp_path_factory.mktemp("temporal") / "temporal.db"
     env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(),
+        data_converter=data_converter(settings_with_test_key()),
         dev_server_existing_path=str(venv_binary("temporal")),
         dev_server_extra_args=["--db-filename", str(db_file)],
         ui=False,
