@@ -1,0 +1,1 @@
+"""The HTTP API that shipping tools, stock systems and dashboards call."""

@@ -1,0 +1,239 @@
+"""The HTTP API: commit devices, add shipments, read orders, put devices in stock.
+
+Every request carries `Authorization: Bearer <token>`. Errors answer with a
+`detail`: a sentence for a missing account or order (404) or a refused request
+(409), and for a field the same list FastAPI gives for a bad body, whose `loc` names
+the field. Neither the token nor anything about customers is logged.
+"""
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.models import (
+    CommitRequest,
+    OrderView,
+    ShipmentRequest,
+    StockCreated,
+    StockRequest,
+)
+from api.stock import FieldProblem, StockAdded, add_stock
+from api.summary import OrderSummary, order_summary
+from database.accounts import get_account
+from database.inventory import find_sales_order
+from domain.orders import (
+    AddShipmentInput,
+    AddShipmentResult,
+    CommitInventoryInput,
+    CommitInventoryResult,
+    order_workflow_id,
+)
+from runtime.order_client import OrderClient, OrderRequestError
+
+log = logging.getLogger(__name__)
+
+NotifyStock = Callable[[list[int]], Awaitable[None]]
+"""Tells the quantity sync which accounts' stock changed."""
+
+
+def create_app(
+    session_factory: sessionmaker[Session],
+    order_client: OrderClient,
+    api_token: str,
+    notify_stock: NotifyStock | None = None,
+) -> FastAPI:
+    """The API over this database and these order workflows."""
+    if not api_token.strip():
+        raise ValueError("the API token is empty")
+    app = FastAPI(
+        title="bmsync",
+        summary="Orders, shipments and stock for the Back Market sync engine.",
+        version="1",
+    )
+    app.add_exception_handler(FieldProblem, _field_problem)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(_bearer(api_token))])
+
+    @v1.post(
+        "/accounts/{account}/orders/{order_id}/commits",
+        status_code=status.HTTP_201_CREATED,
+    )
+    async def commit_inventory(
+        account: str, order_id: int, body: CommitRequest
+    ) -> CommitInventoryResult:
+        """Commit a device to an orderline; its IMEI goes to Back Market when due."""
+        account_id = await run_in_threadpool(
+            _imported_order, session_factory, account, order_id
+        )
+        request = CommitInventoryInput(
+            orderline_id=body.orderline_id,
+            identifier=body.identifier,
+            allow_mismatch=body.allow_mismatch,
+        )
+        try:
+            result = await order_client.commit_inventory(account_id, order_id, request)
+        except OrderRequestError as exc:
+            log.info(
+                "commit refused",
+                extra={"order_id": order_id, "orderline_id": body.orderline_id},
+            )
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        log.info(
+            "device committed",
+            extra={
+                "order_id": order_id,
+                "orderline_id": body.orderline_id,
+                "inventory_item_id": result.inventory_item_id,
+            },
+        )
+        return result
+
+    @v1.post(
+        "/accounts/{account}/orders/{order_id}/shipments",
+        status_code=status.HTTP_201_CREATED,
+    )
+    async def add_shipment(
+        account: str, order_id: int, body: ShipmentRequest
+    ) -> AddShipmentResult:
+        """Add a tracking number; held until every line is validated, then sent."""
+        account_id = await run_in_threadpool(
+            _imported_order, session_factory, account, order_id
+        )
+        request = AddShipmentInput(
+            tracking_number=body.tracking_number, carrier=body.carrier, url=body.url
+        )
+        try:
+            result = await order_client.add_shipment(account_id, order_id, request)
+        except OrderRequestError as exc:
+            log.info("shipment refused", extra={"order_id": order_id})
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        log.info("shipment added", extra={"order_id": order_id, "held": result.held})
+        return result
+
+    @v1.get("/accounts/{account}/orders/{order_id}")
+    async def get_order(account: str, order_id: int) -> OrderView:
+        """The stored sales order and its workflow's current state."""
+        account_id = await run_in_threadpool(_account_id, session_factory, account)
+        summary = await run_in_threadpool(
+            _summary, session_factory, account_id, order_id
+        )
+        state = await order_client.state(account_id, order_id)
+        if summary is None and state is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"order {order_id} of account {account!r} is not known",
+            )
+        return OrderView(
+            account=account,
+            order_id=order_id,
+            workflow_id=order_workflow_id(account_id, order_id),
+            sales_order=summary,
+            workflow=state,
+        )
+
+    @v1.post("/stock", status_code=status.HTTP_201_CREATED)
+    async def put_in_stock(body: StockRequest) -> StockCreated:
+        """Put one device in stock, then tell the quantity sync."""
+        added = await run_in_threadpool(_add_stock, session_factory, body)
+        log.info("device added to stock", extra={"inventory_item_id": added.item.id})
+        notified = False
+        if notify_stock is not None and added.account_ids:
+            try:
+                await notify_stock(added.account_ids)
+                notified = True
+            except Exception as exc:
+                # The device is stored either way; the periodic reconcile counts it.
+                log.warning(
+                    "quantity sync not notified",
+                    extra={
+                        "inventory_item_id": added.item.id,
+                        "error_class": type(exc).__name__,
+                    },
+                )
+        return StockCreated(**added.item.model_dump(), quantity_sync_notified=notified)
+
+    app.include_router(v1)
+    return app
+
+
+def _bearer(api_token: str) -> Callable[..., Awaitable[None]]:
+    expected = api_token.encode()
+    scheme = HTTPBearer(auto_error=False, description="BMSYNC_API_TOKEN")
+
+    async def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
+    ) -> None:
+        given = b"" if credentials is None else credentials.credentials.encode()
+        # Constant time, so the answer's timing tells nothing about the token.
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing or wrong bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return check
+
+
+async def _field_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FieldProblem)
+    return JSONResponse(
+        status_code=exc.status,
+        content={
+            "detail": [
+                {
+                    "loc": ["body", exc.field],
+                    "msg": exc.message,
+                    "type": "conflict" if exc.status == 409 else "value_error",
+                }
+            ]
+        },
+    )
+
+
+def _account_id(session_factory: sessionmaker[Session], name: str) -> int:
+    with session_factory() as session:
+        account = get_account(session, name)
+        if account is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account named {name!r}")
+        return account.id
+
+
+def _imported_order(
+    session_factory: sessionmaker[Session], account: str, order_id: int
+) -> int:
+    """The account's id, once the order is known to be imported.
+
+    Requests for an order the import has not stored yet are refused rather than
+    handed to a workflow that would first look the order up on Back Market: that
+    workflow cannot answer for an order Back Market does not know either, and the
+    caller would wait on it. A shipping tool only ships imported orders anyway.
+    """
+    account_id = _account_id(session_factory, account)
+    with session_factory() as session:
+        if find_sales_order(session, account_id, order_id) is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"order {order_id} of account {account!r} is not imported (yet)",
+            )
+    return account_id
+
+
+def _summary(
+    session_factory: sessionmaker[Session], account_id: int, order_id: int
+) -> OrderSummary | None:
+    with session_factory() as session:
+        return order_summary(session, account_id, order_id)
+
+
+def _add_stock(
+    session_factory: sessionmaker[Session], body: StockRequest
+) -> StockAdded:
+    with session_factory.begin() as session:
+        return add_stock(session, body)

@@ -1,0 +1,156 @@
+"""Putting one device in stock on behalf of another system."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.models import StockItem, StockRequest
+from database import inventory as repo
+from database.accounts import get_account
+from database.models import (
+    AccountCountedStatus,
+    AccountCountedWarehouse,
+    AccountSettings,
+    InventoryItem,
+)
+from domain.inventory import VariationSpec
+
+
+class FieldProblem(Exception):
+    """A request field that cannot be honoured, answered with `status`."""
+
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class StockAdded:
+    item: StockItem
+    # Accounts syncing quantities whose counted stock the device joins.
+    account_ids: list[int]
+
+
+def add_stock(session: Session, request: StockRequest) -> StockAdded:
+    """Store the device, or raise FieldProblem and store nothing.
+
+    A device whose IMEI is already in stock is refused (409), whatever its data: a
+    second device with the same IMEI is a mistake somewhere upstream, and the stored
+    one is left as it is.
+    """
+    if request.imei is not None:
+        existing = session.scalar(
+            select(InventoryItem.id).where(InventoryItem.imei == request.imei)
+        )
+        if existing is not None:
+            raise FieldProblem(
+                "imei",
+                f"a device with IMEI {request.imei} is already in stock "
+                f"(item {existing})",
+                409,
+            )
+
+    status = repo.inventory_status_by_name(session, request.status)
+    if status is None:
+        raise FieldProblem("status", f"unknown inventory status {request.status!r}")
+    warehouse = repo.warehouse_by_name(session, request.warehouse)
+    if warehouse is None:
+        raise FieldProblem("warehouse", f"unknown warehouse {request.warehouse!r}")
+    variation_id = _variation_id(session, request)
+
+    try:
+        item = repo.add_inventory_item(
+            session,
+            variation_id=variation_id,
+            status_id=status.id,
+            warehouse_id=warehouse.id,
+            imei=request.imei,
+            serial=request.serial,
+            cost=request.cost,
+            received_on=request.received_date,
+        )
+    except IntegrityError:
+        # Another request stored the same IMEI since the check above.
+        raise FieldProblem(
+            "imei", f"a device with IMEI {request.imei} is already in stock", 409
+        ) from None
+    spec = repo.variation_spec(session, variation_id)
+    stored = StockItem(
+        id=item.id,
+        imei=item.imei,
+        serial=item.serial,
+        variation_id=variation_id,
+        manufacturer=spec.manufacturer,
+        model=spec.model,
+        grade=spec.grade,
+        condition=spec.condition,
+        storage=spec.storage,
+        colour=spec.colour,
+        network=spec.network,
+        status=status.name,
+        warehouse=warehouse.name,
+        cost=item.cost,
+        received_date=item.received_on,
+        created_at=item.created_at,
+    )
+    return StockAdded(stored, _syncing_accounts(session, status.id, warehouse.id))
+
+
+def _variation_id(session: Session, request: StockRequest) -> int:
+    account_id = None
+    if request.account is not None:
+        account = get_account(session, request.account)
+        if account is None:
+            raise FieldProblem("account", f"no account named {request.account!r}")
+        account_id = account.id
+    spec = None
+    if request.manufacturer is not None and request.model is not None:
+        spec = VariationSpec(
+            request.manufacturer,
+            request.model,
+            request.grade,
+            request.condition,
+            request.storage,
+            request.colour,
+            request.network,
+        )
+    if request.sku is not None:
+        sku = repo.find_sku(session, request.sku, account_id)
+        if sku is None:
+            raise FieldProblem("sku", f"unknown SKU {request.sku!r}")
+        if spec is not None:
+            known = repo.variation_spec(session, sku.variation_id)
+            if known.key() != spec.key():
+                raise FieldProblem(
+                    "sku", f"{request.sku} is a different variation than the fields"
+                )
+        return sku.variation_id
+    assert spec is not None, "StockRequest requires a sku or a variation"
+    # As with the stock CSV, a new variation is created; a SKU code is not.
+    return repo.get_or_create_variation(session, spec).id
+
+
+def _syncing_accounts(session: Session, status_id: int, warehouse_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(AccountSettings.account_id)
+            .join(
+                AccountCountedStatus,
+                AccountCountedStatus.account_id == AccountSettings.account_id,
+            )
+            .join(
+                AccountCountedWarehouse,
+                AccountCountedWarehouse.account_id == AccountSettings.account_id,
+            )
+            .where(
+                AccountSettings.quantity_sync,
+                AccountCountedStatus.inventory_status_id == status_id,
+                AccountCountedWarehouse.warehouse_id == warehouse_id,
+            )
+            .order_by(AccountSettings.account_id)
+        )
+    )

@@ -1,0 +1,284 @@
+"""The HTTP API against real Postgres, the sandbox and a worker on the test server."""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from database.models import AccountSettings, InventoryItem
+from runtime.order_client import OrderClient
+from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
+
+API_TOKEN = "api-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.fixture
+def world(
+    monkeypatch: pytest.MonkeyPatch,
+    session_factory: sessionmaker[Session],
+    workflow_env: WorkflowEnvironment,
+    task_queue: str,
+) -> World:
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    return make_world(session_factory, workflow_env.client, task_queue)
+
+
+@pytest.fixture
+def notified() -> list[list[int]]:
+    return []
+
+
+@pytest.fixture
+async def api(
+    world: World, notified: list[list[int]]
+) -> AsyncIterator[httpx.AsyncClient]:
+    async def notify(account_ids: list[int]) -> None:
+        notified.append(account_ids)
+
+    app = create_app(
+        world.session_factory,
+        OrderClient(world.client, world.task_queue),
+        API_TOKEN,
+        notify_stock=notify,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api.test", headers=AUTH
+    ) as client:
+        yield client
+
+
+def account_name(world: World) -> str:
+    with world.session_factory() as session:
+        settings = session.get(AccountSettings, world.account_id)
+        assert settings is not None
+        return settings.account.name
+
+
+def orders_path(world: World, order_id: int) -> str:
+    return f"/v1/accounts/{account_name(world)}/orders/{order_id}"
+
+
+def field_of(body: dict[str, Any]) -> list[str]:
+    return [str(error["loc"][-1]) for error in body["detail"]]
+
+
+async def test_a_commit_and_a_shipment_reach_the_order(
+    world: World, api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sku, other_sku = world.skus
+    order_id = world.place_order((sku, 1))
+    path = orders_path(world, order_id)
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+
+        wrong = await api.post(
+            f"{path}/commits",
+            json={"orderline_id": line_id, "identifier": world.devices[other_sku][0]},
+        )
+        good = await api.post(
+            f"{path}/commits",
+            json={"orderline_id": line_id, "identifier": world.devices[sku][0]},
+        )
+        shown = await api.get(path)
+        shipped = await api.post(
+            f"{path}/shipments",
+            json={"tracking_number": "1Z-API", "carrier": "UPS"},
+        )
+        final = await world.order_handle(order_id).result()
+
+    assert wrong.status_code == 409
+    assert "not the variation" in wrong.json()["detail"]
+    assert good.status_code == 201, good.text
+    assert good.json()["fulfils_line"] and good.json()["imei_will_sync"]
+
+    assert shown.status_code == 200
+    view = shown.json()
+    assert view["workflow"]["lines"][0]["commits"][0]["imei"] == world.devices[sku][0]
+    line = view["sales_order"]["lines"][0]
+    assert line["orderline_id"] == line_id and line["sku"] == sku
+    assert line["committed_imeis"] == [world.devices[sku][0]]
+    assert "customer" not in shown.text.lower()
+
+    assert shipped.status_code == 201 and shipped.json()["held"] is False
+    assert final.phase == "shipped"
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert ships[0]["tracking_number"] == "1Z-API"
+    assert API_TOKEN not in caplog.text
+
+
+async def test_a_bad_imei_is_refused_naming_the_identifier(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/commits",
+        json={"orderline_id": 1, "identifier": "356938035643801"},
+    )
+
+    assert answer.status_code == 422
+    assert field_of(answer.json()) == ["identifier"]
+    assert "not a valid IMEI" in answer.text
+    assert world.open_commits() == 0
+
+
+async def test_unknown_orders_and_accounts_are_404s(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    never_imported = world.place_order((world.skus[0], 1))
+    path = orders_path(world, never_imported)
+
+    commit = await api.post(
+        f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
+    )
+    ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-404"})
+    read = await api.get(path)
+    no_account = await api.get("/v1/accounts/nobody/orders/1")
+
+    assert [commit.status_code, ship.status_code, read.status_code] == [404] * 3
+    assert f"order {never_imported}" in commit.json()["detail"]
+    assert "not imported" in ship.json()["detail"]
+    assert no_account.status_code == 404
+    assert "'nobody'" in no_account.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Bearer {API_TOKEN}x"},
+        {"Authorization": f"Basic {API_TOKEN}"},
+    ],
+    ids=["missing", "wrong", "longer", "not-bearer"],
+)
+async def test_requests_without_the_right_token_are_401s(
+    world: World, api: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    api.headers.pop("Authorization")
+    path = orders_path(world, 1)
+
+    read = await api.get(path, headers=headers)
+    # Refused before the body is even looked at.
+    commit = await api.post(f"{path}/commits", json={}, headers=headers)
+    stock = await api.post("/v1/stock", json={}, headers=headers)
+
+    for answer in (read, commit, stock):
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"] == "Bearer"
+        assert API_TOKEN not in answer.text
+
+
+def stock_count(world: World) -> int:
+    with world.session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(InventoryItem)) or 0)
+
+
+async def test_stock_is_added_once_and_the_quantity_sync_told(
+    world: World, api: httpx.AsyncClient, notified: list[list[int]]
+) -> None:
+    world.set_settings(quantity_sync=True)
+    imei = new_imei()
+    before = stock_count(world)
+
+    added = await api.post(
+        "/v1/stock",
+        json={
+            "imei": imei,
+            "sku": world.skus[0].lower(),
+            "status": "available",
+            "warehouse": "Main",
+            "cost": "129.50",
+        },
+    )
+    again = await api.post(
+        "/v1/stock",
+        json={
+            "imei": imei,
+            "sku": world.skus[1],
+            "status": "Reserved",
+            "warehouse": "Main",
+        },
+    )
+
+    assert added.status_code == 201, added.text
+    item = added.json()
+    assert item["imei"] == imei and item["status"] == "Available"
+    assert item["manufacturer"] == "Test" and item["cost"] == "129.50"
+    assert item["quantity_sync_notified"] is True
+    assert notified == [[world.account_id]]
+
+    assert again.status_code == 409
+    assert field_of(again.json()) == ["imei"]
+    assert f"item {item['id']}" in again.text
+    assert stock_count(world) == before + 1
+    with world.session_factory() as session:
+        stored = session.get(InventoryItem, item["id"])
+        assert stored is not None
+        assert stored.variation_id == item["variation_id"]
+        assert str(stored.cost) == "129.50"
+    assert notified == [[world.account_id]]
+
+
+async def test_a_device_by_variation_fields_creates_the_variation(
+    world: World, api: httpx.AsyncClient, notified: list[list[int]]
+) -> None:
+    added = await api.post(
+        "/v1/stock",
+        json={
+            "serial": "F2LXK0ABCDEF",
+            "manufacturer": "Apple",
+            "model": "iPhone 15",
+            "storage": "128GB",
+            "status": "Testing",
+            "warehouse": "Main",
+        },
+    )
+
+    assert added.status_code == 201, added.text
+    assert added.json()["model"] == "iPhone 15" and added.json()["imei"] is None
+    # Testing stock counts for nobody, and quantity sync is off: nobody to tell.
+    assert added.json()["quantity_sync_notified"] is False and notified == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"imei": "356938035643801"}, "imei"),
+        ({"imei": "12345"}, "imei"),
+        ({"sku": "NO-SUCH-SKU"}, "sku"),
+        ({"status": "Lost"}, "status"),
+        ({"warehouse": "Moon"}, "warehouse"),
+        ({"account": "nobody"}, "account"),
+        ({"colour_name": "red"}, "colour_name"),
+    ],
+)
+async def test_bad_stock_fields_are_named_and_nothing_is_stored(
+    world: World, api: httpx.AsyncClient, change: dict[str, str], field: str
+) -> None:
+    before = stock_count(world)
+    body = {
+        "imei": new_imei(),
+        "sku": world.skus[0],
+        "status": "Available",
+        "warehouse": "Main",
+        **change,
+    }
+
+    answer = await api.post("/v1/stock", json=body)
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == [field]
+    assert stock_count(world) == before
