@@ -4,12 +4,15 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.common import WorkflowIDReusePolicy
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
 from activities.order_data import observed, order_data
+from backmarket.client import SkippedItem
 from backmarket.models import Order
 from database.inventory import (
     get_checkpoint,
@@ -57,16 +60,23 @@ class OrderImportActivities:
 
     @activity.defn
     async def fetch_changed_orders(self, input: FetchOrdersInput) -> FetchOrdersResult:
-        """Read every page, then store every order; a failed page stores nothing."""
+        """Read every page, then store every order; a failed page stores nothing.
+
+        An order that does not fit our models, or that the database refuses, is
+        recorded in the sync log as failed and left out; the others are imported.
+        It is read again only when it changes on Back Market (the checkpoint moves
+        past it), and a run that still finds it bad records it again.
+        """
         client = await self.deps.clients.get(input.account_id)
+        skipped: list[SkippedItem] = []
         with backmarket_call():
             if input.since is None:
                 # The first run takes every open order, whenever it was placed.
-                orders = await client.list_orders(state=ORDER_PAID)
-                orders += await client.list_orders(state=ORDER_TO_SHIP)
+                orders = await client.list_orders(state=ORDER_PAID, skipped=skipped)
+                orders += await client.list_orders(state=ORDER_TO_SHIP, skipped=skipped)
             else:
                 orders = await client.list_orders(
-                    date_modification=input.since - OVERLAP
+                    date_modification=input.since - OVERLAP, skipped=skipped
                 )
         latest: dict[int, Order] = {}
         for order in orders:
@@ -74,7 +84,7 @@ class OrderImportActivities:
             if known is None or _modified(order) >= _modified(known):
                 latest[order.order_id] = order
         changed = await asyncio.to_thread(
-            self._store, input.account_id, list(latest.values())
+            self._store, input.account_id, list(latest.values()), skipped
         )
         newest = max(
             (o.date_modification for o in latest.values() if o.date_modification),
@@ -86,19 +96,41 @@ class OrderImportActivities:
                 "account_id": input.account_id,
                 "seen": len(latest),
                 "changed": len(changed),
+                "skipped": len(skipped),
             },
         )
         return FetchOrdersResult(
             changed=changed, seen=len(latest), newest_modification=newest
         )
 
-    def _store(self, account_id: int, orders: list[Order]) -> list[OrderObserved]:
+    def _store(
+        self, account_id: int, orders: list[Order], skipped: list[SkippedItem]
+    ) -> list[OrderObserved]:
         changed = []
         with self.deps.session_factory.begin() as session:
+            for bad in skipped:
+                kind, detail = bad.error.kind, str(bad.error)
+                _log_skipped(session, account_id, bad.object_id, kind, detail)
             for order in orders:
-                upserted = upsert_backmarket_order(
-                    session, account_id, order_data(order)
-                )
+                try:
+                    # A savepoint per order: one the database refuses (a field too
+                    # long, a number out of range) leaves the others to be stored.
+                    with session.begin_nested():
+                        upserted = upsert_backmarket_order(
+                            session, account_id, order_data(order)
+                        )
+                except (DataError, IntegrityError) as exc:
+                    # The database's message quotes the refused values: only its
+                    # class is kept.
+                    kind = type(exc.orig or exc).__name__
+                    _log_skipped(
+                        session,
+                        account_id,
+                        str(order.order_id),
+                        kind,
+                        "the database refused the order",
+                    )
+                    continue
                 if upserted.changed:
                     changed.append(observed(order, upserted))
                 if upserted.created:
@@ -142,6 +174,30 @@ class OrderImportActivities:
             set_checkpoint(
                 session, input.account_id, CHECKPOINT_KIND, value_at=input.value
             )
+
+
+def _log_skipped(
+    session: Session,
+    account_id: int,
+    order_id: str | None,
+    error_class: str,
+    detail: str,
+) -> None:
+    """Record an order left out of the import; `detail` must name no values."""
+    log.warning(
+        "order skipped",
+        extra={"account_id": account_id, "order_id": order_id, "error": error_class},
+    )
+    log_sync(
+        session,
+        account_id=account_id,
+        kind="order_import",
+        direction="pull",
+        result="failed",
+        external_ref=None if order_id is None else order_id[:100],
+        error_class=error_class,
+        detail=detail,
+    )
 
 
 def _modified(order: Order) -> float:

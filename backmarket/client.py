@@ -15,6 +15,7 @@ import io
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import TracebackType
@@ -96,6 +97,14 @@ CARE_DATE_FORMAT = "%Y-%m-%d-%H-%M"
 ORDER_ACCEPT = 2
 ORDER_SHIP = 3
 ORDER_CANCEL = 4
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An item of a list page that did not fit its model, left out of the result."""
+
+    object_id: str | None
+    error: PayloadError
 
 
 class BackMarketClient:
@@ -304,12 +313,14 @@ class BackMarketClient:
         date_creation: datetime | None = None,
         date_modification: datetime | None = None,
         country_code: str | None = None,
+        skipped: list[SkippedItem] | None = None,
     ) -> list[Order]:
         """Every order matching the filters, deduplicated by `order_id`.
 
         Dates are lower bounds; whether Back Market includes the bound is unknown, so
         callers should overlap their windows. An order seen twice while paging (it
-        moved between pages) is kept once, in its latest version.
+        moved between pages) is kept once, in its latest version. With `skipped`, an
+        order that does not fit the model is added there instead of failing the call.
         """
         params = _params(
             state=state,
@@ -318,7 +329,12 @@ class BackMarketClient:
             country_code=country_code,
         )
         orders = await self._collect(
-            "/ws/orders", params, Order, what="order", id_key="order_id"
+            "/ws/orders",
+            params,
+            Order,
+            what="order",
+            id_key="order_id",
+            skipped=skipped,
         )
         latest: dict[int, Order] = {}
         for order in orders:
@@ -470,8 +486,13 @@ class BackMarketClient:
         id_key: str,
         scopes: Sequence[Scope] = (),
         page_size: int | None = PAGE_SIZE,
+        skipped: list[SkippedItem] | None = None,
     ) -> list[M]:
-        """Follow `next` to the end; any failing page raises, never a short list."""
+        """Follow `next` to the end; any failing page raises, never a short list.
+
+        An item that does not fit `model` raises too, unless `skipped` is given: it
+        is then added there and the rest of its page still counts.
+        """
         first = {**params, "page": 1}
         if page_size is not None:
             first["page-size"] = page_size
@@ -481,6 +502,7 @@ class BackMarketClient:
         items: list[M] = []
         expected: int | None = None
         pages = 0
+        skipped_before = 0 if skipped is None else len(skipped)
         while url is not None:
             data = await self._request("GET", url, params=query, scopes=scopes)
             pages += 1
@@ -494,7 +516,13 @@ class BackMarketClient:
                 expected = data["count"]
             for raw in data["results"]:
                 object_id = raw.get(id_key) if isinstance(raw, dict) else None
-                items.append(_parse(model, raw, what=what, object_id=object_id))
+                try:
+                    items.append(_parse(model, raw, what=what, object_id=object_id))
+                except PayloadError as exc:
+                    if skipped is None:
+                        raise
+                    ident = None if object_id is None else str(object_id)
+                    skipped.append(SkippedItem(object_id=ident, error=exc))
             url = self._follow(data.get("next"), path)
             query = None
             if url is not None:
@@ -505,12 +533,15 @@ class BackMarketClient:
                         path=path,
                     )
                 seen.add(url)
-        if expected is not None and expected != len(items):
+        received = len(items) + (
+            0 if skipped is None else len(skipped) - skipped_before
+        )
+        if expected is not None and expected != received:
             # Lists move while we page (new orders arrive), so this is only worth
             # a note; callers overlap windows and deduplicate anyway.
             logger.info(
                 "paged count differs from announced count",
-                extra={"path": path, "count": expected, "received": len(items)},
+                extra={"path": path, "count": expected, "received": received},
             )
         return items
 
