@@ -76,7 +76,12 @@ def _parse_timestamp(value: object) -> datetime | None:
     elif isinstance(value, date):
         parsed = datetime(value.year, value.month, value.day)
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            # Out of range raises OverflowError or OSError, which pydantic would let
+            # escape instead of reporting the field.
+            raise ValueError("not a timestamp in range") from None
     elif isinstance(value, str):
         text = value.strip()
         if not text:
