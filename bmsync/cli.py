@@ -6,6 +6,7 @@ from bmsync.commands import (
     accounts,
     catalog,
     codec_cmd,
+    doctor,
     inventory,
     runtime_cmds,
     sandbox_cmd,
@@ -25,3 +26,4 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(settings_cmd.app, name="settings")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(doctor.app, name="doctor")
