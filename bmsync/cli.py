@@ -8,6 +8,7 @@ from bmsync.commands import (
     codec_cmd,
     doctor,
     inventory,
+    log,
     runtime_cmds,
     sandbox_cmd,
     settings_cmd,
@@ -27,3 +28,4 @@ app.add_typer(settings_cmd.app, name="settings")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(doctor.app, name="doctor")
+log.register(app)
