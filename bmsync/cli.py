@@ -9,6 +9,7 @@ from bmsync.commands import (
     doctor,
     inventory,
     log,
+    orders,
     runtime_cmds,
     sandbox_cmd,
     settings_cmd,
@@ -29,3 +30,4 @@ app.add_typer(inventory.app, name="inventory")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(doctor.app, name="doctor")
 log.register(app)
+app.add_typer(orders.app, name="orders")

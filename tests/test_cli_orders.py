@@ -1,0 +1,165 @@
+"""`bmsync orders` end to end: Postgres, the sandbox, a worker on the test server."""
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
+
+from bmsync.cli import app
+from database.models import AccountSettings
+from runtime.settings import get_settings
+from tests.conftest import PAYLOAD_KEY
+from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world
+
+
+@pytest.fixture
+def world(
+    monkeypatch: pytest.MonkeyPatch,
+    session_factory: sessionmaker[Session],
+    workflow_env: WorkflowEnvironment,
+    task_queue: str,
+) -> World:
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    return make_world(session_factory, workflow_env.client, task_queue)
+
+
+@pytest.fixture
+def runner(
+    world: World,
+    database_url: str,
+    workflow_env: WorkflowEnvironment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[CliRunner]:
+    """The command line pointed at the test's database, Temporal and task queue."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv(
+        "TEMPORAL_ADDRESS", workflow_env.client.service_client.config.target_host
+    )
+    monkeypatch.setenv("BMSYNC_TASK_QUEUE", world.task_queue)
+    monkeypatch.setenv("BMSYNC_PAYLOAD_KEY", PAYLOAD_KEY)
+    monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TEMPORAL_UI_URL", "http://ui.test")
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def account_name(world: World) -> str:
+    with world.session_factory() as session:
+        settings = session.get(AccountSettings, world.account_id)
+        assert settings is not None
+        return settings.account.name
+
+
+async def bmsync(runner: CliRunner, *args: str) -> Result:
+    # The command runs its own event loop, so it runs in a thread of its own while
+    # this test's loop keeps the worker going.
+    return await asyncio.to_thread(runner.invoke, app, list(args))
+
+
+def assert_one_line_error(result: Result, text: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert text in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+async def test_an_order_is_validated_committed_shown_and_shipped(
+    world: World, runner: CliRunner
+) -> None:
+    world.set_settings(auto_validate=False)
+    sku, other_sku = world.skus
+    order_id = world.place_order((sku, 1))
+    account = account_name(world)
+    order = str(order_id)
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: len(s.lines) == 1)
+        line = str(state.lines[0].orderline_id)
+
+        listed = await bmsync(runner, "orders", "list", account, "--status", "open")
+        validated = await bmsync(runner, "orders", "validate", account, order)
+        refused = await bmsync(
+            runner,
+            "orders",
+            "commit",
+            account,
+            order,
+            line,
+            world.devices[other_sku][0],
+        )
+        committed = await bmsync(
+            runner, "orders", "commit", account, order, line, world.devices[sku][0]
+        )
+        shown = await bmsync(runner, "orders", "show", account, order)
+        shipped = await bmsync(
+            runner, "orders", "ship", account, order, "1Z-CLI", "--carrier", "UPS"
+        )
+        final = await world.order_handle(order_id).result()
+
+    assert listed.exit_code == 0, listed.output
+    assert order in listed.output and "Open" in listed.output
+    assert validated.exit_code == 0, validated.output
+    assert f"accepted: {line}" in validated.output
+    assert_one_line_error(refused, "not the variation")
+    assert committed.exit_code == 0, committed.output
+    assert f"committed to orderline {line}" in committed.output
+
+    assert shown.exit_code == 0, shown.output
+    assert "workflow phase: waiting_for_shipment" in shown.output
+    assert world.devices[sku][0] in shown.output
+    assert (
+        f"http://ui.test/namespaces/default/workflows/order-{world.account_id}-{order}"
+        in shown.output
+    )
+    assert shipped.exit_code == 0, shipped.output
+    assert "shipment 1Z-CLI" in shipped.output
+    assert final.phase == "shipped"
+
+
+async def test_orders_are_listed_by_status_and_state(
+    world: World, runner: CliRunner
+) -> None:
+    world.set_settings(auto_validate=False)
+    first = world.place_order((world.skus[0], 1))
+    second = world.place_order((world.skus[1], 1))
+    account = account_name(world)
+
+    async with world.worker():
+        await world.run_import()
+        await world.wait_for(second, lambda s: len(s.lines) == 1)
+
+    paid = await bmsync(runner, "orders", "list", account, "--state", "1")
+    shipped = await bmsync(runner, "orders", "list", account, "--status", "Shipped")
+
+    assert paid.exit_code == 0 and shipped.exit_code == 0
+    assert str(first) in paid.output and str(second) in paid.output
+    assert str(first) not in shipped.output and "no matching orders" in shipped.output
+
+
+async def test_mistakes_get_one_line_on_stderr_and_exit_1(
+    world: World, runner: CliRunner
+) -> None:
+    account = account_name(world)
+    not_imported = str(world.place_order((world.skus[0], 1)))
+
+    no_account = await bmsync(runner, "orders", "list", "nobody")
+    commit = await bmsync(
+        runner, "orders", "commit", account, not_imported, "1", "356938035643809"
+    )
+    ship = await bmsync(runner, "orders", "ship", account, not_imported, "T-1")
+    show = await bmsync(runner, "orders", "show", "nobody", "1")
+
+    assert_one_line_error(no_account, "no account named 'nobody'")
+    assert_one_line_error(commit, "is not imported")
+    assert_one_line_error(ship, f"bmsync doctor order {account} {not_imported}")
+    assert_one_line_error(show, "no account named 'nobody'")
