@@ -15,6 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from backmarket.client import LOCALES
+from backmarket.client import Platform as BackMarketPlatform
 from database.inventory import (
     inventory_status_by_name,
     sales_order_status_by_name,
@@ -77,6 +79,11 @@ def create_account(
     """A new account with default settings, counted stock and status mapping."""
     if platform not in {p.value for p in Platform}:
         raise AccountError(f"platform must be one of eu, us, ap, not {platform!r}")
+    locales = LOCALES[BackMarketPlatform(platform)]
+    if locale not in locales:
+        raise AccountError(
+            f"locale must be one of {', '.join(locales)} on {platform}, not {locale!r}"
+        )
     if not token_ref.startswith(("env:", "enc:")):
         raise AccountError("token_ref must start with 'env:' or 'enc:'")
     if get_account(session, name) is not None:

@@ -42,6 +42,8 @@ STOCK_COLUMNS = (
     "received_date",
 )
 VARIATION_ATTRIBUTES = ("grade", "condition", "storage", "colour", "network")
+# Costs are stored as numeric(12, 2).
+MAX_COST = Decimal("9999999999.99")
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,10 @@ def _parse_row(
                 RowProblem(line, "cost", f"{values['cost']!r} not a number")
             )
         else:
-            if not cost.is_finite() or cost < 0:
-                problems.append(RowProblem(line, "cost", "must be 0 or more"))
+            if not cost.is_finite() or not 0 <= cost <= MAX_COST:
+                problems.append(
+                    RowProblem(line, "cost", f"must be from 0 to {MAX_COST}")
+                )
 
     received: date | None = None
     if values.get("received_date"):

@@ -1,6 +1,6 @@
 """`bmsync inventory`: put devices in stock and see them."""
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +22,7 @@ from database.models import (
     Warehouse,
 )
 from domain.imei import InvalidImei
-from domain.inventory import StockImportError
+from domain.inventory import MAX_COST, StockImportError
 
 app = typer.Typer(help="Devices in stock.", no_args_is_help=True)
 out = Console()
@@ -40,7 +40,10 @@ def import_(
     Columns: imei, serial, sku, manufacturer, model, grade, condition, storage,
     colour, network, status, warehouse, cost, received_date (see samples/stock.csv).
     """
-    text = file.read_text(encoding="utf-8-sig")
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"{file} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV")
     try:
         with command_session() as session:
             account_id = (
@@ -73,6 +76,7 @@ def add(
     """Put one device in stock."""
     if imei is None and serial is None:
         fail("give --imei or --serial", 2)
+    amount = None if cost is None else _cost(cost)
     try:
         with command_session() as session:
             found_sku = repo.find_sku(session, sku)
@@ -91,7 +95,7 @@ def add(
                 variation_id=found_sku.variation_id,
                 status_id=status_row.id,
                 warehouse_id=warehouse_row.id,
-                cost=None if cost is None else Decimal(cost),
+                cost=amount,
             )
             item_id = item.id
     except InvalidImei as exc:
@@ -150,3 +154,13 @@ def list_(
             "" if cost is None else str(cost),
         )
     out.print(table)
+
+
+def _cost(text: str) -> Decimal:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        fail(f"--cost must be an amount like 120.50, not {text!r}", 2)
+    if not amount.is_finite() or not 0 <= amount <= MAX_COST:
+        fail(f"--cost must be from 0 to {MAX_COST}, not {text!r}", 2)
+    return amount

@@ -1,0 +1,217 @@
+"""Bad values typed or uploaded by people: a clear refusal, and nothing stored.
+
+Every case checks the exit code, that the message names what was wrong, that no
+traceback shows, and that every table holds exactly what it held before.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner, Result
+
+from bmsync.cli import app
+from database.models import Base
+from runtime.settings import get_settings
+
+SKU = "IP15-128-BLK-GOOD"
+IMEI = "490154203237518"
+
+
+@pytest.fixture
+def runner(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("BMSYNC_TOKEN", "a-token")
+    monkeypatch.delenv("BMSYNC_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def stocked(runner: CliRunner) -> CliRunner:
+    """An account, a catalog with one SKU, and one device in stock."""
+    steps = [
+        ["accounts", "add", "acme", "--platform", "eu"],
+        ["catalog", "products", "add", "Apple", "iPhone 15"],
+        [
+            "catalog", "variations", "add", "Apple", "iPhone 15", "--grade", "Good",
+            "--storage", "128GB", "--colour", "Black", "--sku", SKU,
+        ],
+        ["inventory", "add", "--sku", SKU, "--imei", IMEI],
+    ]  # fmt: skip
+    for step in steps:
+        result = runner.invoke(app, step)
+        assert result.exit_code == 0, (step, result.output, result.stderr)
+    return runner
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in a stable order."""
+    with Session(engine) as session:
+        return {
+            table.name: sorted(
+                (tuple(row) for row in session.execute(select(table))), key=repr
+            )
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def assert_refused(result: Result, code: int, *named: str) -> None:
+    shown = f"{result.output}{result.stderr}"
+    assert result.exit_code == code, shown
+    assert "Traceback" not in shown, shown
+    # typer.Exit shows as SystemExit; anything else escaped the command.
+    assert isinstance(result.exception, SystemExit | None), repr(result.exception)
+    for name in named:
+        assert name.lower() in result.stderr.lower(), (name, shown)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "named"),
+    [
+        (["--platform", "eu", "--locale", "en-us"], 1, ["locale", "en-us"]),
+        (["--platform", "us", "--locale", "klingon"], 1, ["locale", "klingon"]),
+        (["--platform", "eu", "--token-env", "NOT A NAME"], 1, ["NOT A NAME"]),
+    ],
+    ids=["locale-of-another-platform", "unknown-locale", "bad-token-variable"],
+)
+def test_accounts_add_refuses_bad_values_and_stores_nothing(
+    stocked: CliRunner,
+    engine: Engine,
+    args: list[str],
+    code: int,
+    named: list[str],
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["accounts", "add", "other", *args])
+
+    assert_refused(result, code, *named)
+    assert snapshot(engine) == before
+
+
+def test_accounts_add_refuses_a_name_taken_and_an_empty_token(
+    stocked: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(engine)
+    taken = stocked.invoke(app, ["accounts", "add", "acme", "--platform", "eu"])
+    monkeypatch.setenv("BMSYNC_TOKEN", "   ")
+    empty = stocked.invoke(app, ["accounts", "add", "new", "--platform", "eu"])
+
+    assert_refused(taken, 1, "acme", "exists")
+    assert_refused(empty, 1, "token")
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("account", "key", "value", "named"),
+    [
+        ("acme", "safety-buffer", "lots", ["safety-buffer", "lots"]),
+        ("acme", "order-import-interval-s", "2", ["interval", "5"]),
+        ("acme", "listing-import-scope", "some", ["listing-import-scope", "some"]),
+        ("acme", "counted-statuses", "Available, Lost", ["counted-statuses", "Lost"]),
+        ("acme", "status-map.shipped", "Gone", ["Gone"]),
+        ("acme", "no-such-key", "1", ["no-such-key"]),
+        ("nobody", "quantity-sync", "on", ["nobody"]),
+    ],
+)
+def test_settings_set_refuses_bad_keys_and_values_and_changes_nothing(
+    stocked: CliRunner,
+    engine: Engine,
+    account: str,
+    key: str,
+    value: str,
+    named: list[str],
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["settings", "set", account, key, value])
+
+    assert_refused(result, 2, *named)
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "named"),
+    [
+        (["--sku", SKU, "--imei", "490154203237519"], 2, ["490154203237519"]),
+        (["--sku", SKU, "--imei", IMEI], 1, [IMEI, "already"]),
+        (["--sku", SKU, "--serial", "S1", "--warehouse", "Attic"], 2, ["Attic"]),
+        (["--sku", SKU, "--serial", "S1", "--status", "Lost"], 2, ["Lost"]),
+        (["--sku", "NOPE", "--serial", "S1"], 2, ["NOPE"]),
+        (["--sku", SKU, "--serial", "S1", "--cost", "cheap"], 2, ["cost", "cheap"]),
+        (["--sku", SKU, "--serial", "S1", "--cost", "-5"], 2, ["cost"]),
+        (["--sku", SKU, "--serial", "S1", "--cost", "1e12"], 2, ["cost"]),
+        (["--sku", SKU], 2, ["--imei"]),
+    ],
+    ids=[
+        "bad-check-digit",
+        "duplicate-imei",
+        "unknown-warehouse",
+        "unknown-status",
+        "unknown-sku",
+        "cost-not-a-number",
+        "negative-cost",
+        "cost-too-large",
+        "no-identifier",
+    ],
+)
+def test_inventory_add_refuses_bad_values_and_stores_nothing(
+    stocked: CliRunner,
+    engine: Engine,
+    args: list[str],
+    code: int,
+    named: list[str],
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["inventory", "add", *args])
+
+    assert_refused(result, code, *named)
+    assert snapshot(engine) == before
+
+
+HEADER = "imei,sku,status,warehouse,cost"
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (f"{HEADER}\n356938035643809,{SKU},Available,Main,abc\n", ["cost"]),
+        (f"{HEADER}\n356938035643809,{SKU},Available,Main,1e12\n", ["cost"]),
+        ("colour,grade\nBlack,Good\n", ["sku"]),
+        ("", ["line"]),
+        (b"\xff\xfe\x00bad bytes\n", ["utf-8"]),
+        (f"{HEADER}\n{IMEI},{SKU},Available,Main,10\n", ["already in stock"]),
+    ],
+    ids=[
+        "bad-cost",
+        "cost-too-large",
+        "no-sku-column",
+        "empty-file",
+        "not-utf8",
+        "already-in-stock-with-other-details",
+    ],
+)
+def test_inventory_import_refuses_a_bad_file_and_stores_nothing(
+    stocked: CliRunner,
+    engine: Engine,
+    tmp_path: Path,
+    content: str | bytes,
+    named: list[str],
+) -> None:
+    path = tmp_path / "stock.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    before = snapshot(engine)
+
+    result = stocked.invoke(app, ["inventory", "import", str(path)])
+
+    assert_refused(result, 1, *named)
+    assert snapshot(engine) == before
