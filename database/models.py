@@ -509,6 +509,10 @@ class Rma(Base):
     label_state: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
+    # Back Market's ids and states of the claim, kept as last read.
+    orderline_id: Mapped[int | None] = mapped_column(BigInteger)
+    claim_state: Mapped[int | None] = mapped_column(Integer)
+    resolution_choice: Mapped[str | None] = mapped_column(String(30))
 
 
 class Listing(Base):
@@ -552,6 +556,20 @@ class Listing(Base):
     safety_buffer: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
+    # When `quantity` was last read from (or written to) Back Market.
+    quantity_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when Back Market held a quantity that neither our last push nor its own
+    # orders explain: another system writes this listing.
+    foreign_write_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    foreign_write_quantity: Mapped[int | None] = mapped_column(Integer)
+    foreign_write_note: Mapped[str | None] = mapped_column(String(300))
+    comment: Mapped[str | None] = mapped_column(String(500))
+    # BackBox standing, as last read; NULL until the first read.
+    price_to_win: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    winner_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    winning: Mapped[bool | None] = mapped_column(Boolean)
+    backbox_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    backbox_note: Mapped[str | None] = mapped_column(String(200))
 
 
 class ListingVariation(Base):
