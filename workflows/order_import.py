@@ -1,6 +1,7 @@
 """The scheduled order import of one account."""
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from domain.orders import (
     DispatchOrdersInput,
@@ -9,16 +10,20 @@ from domain.orders import (
     ImportOrdersResult,
     SaveCheckpointInput,
 )
+from domain.quantities import NotifyStockChangedInput
 from workflows.policies import (
     BACKMARKET_TIMEOUT,
     DATABASE_RETRY,
     DATABASE_TIMEOUT,
     IMPORT_FETCH_TIMEOUT,
     IMPORT_RETRY,
+    NOTIFY_RETRY,
+    NOTIFY_TIMEOUT,
 )
 
 with workflow.unsafe.imports_passed_through():
     from activities.order_import import OrderImportActivities
+    from activities.quantities import QuantityActivities
 
 
 @workflow.defn
@@ -56,6 +61,7 @@ class ImportOrdersWorkflow:
                 start_to_close_timeout=BACKMARKET_TIMEOUT,
                 retry_policy=IMPORT_RETRY,
             )
+            await self._notify_stock_changed(input.account_id)
         checkpoint = fetched.newest_modification or plan.since
         if checkpoint is not None and checkpoint != plan.since:
             await workflow.execute_activity_method(
@@ -67,3 +73,18 @@ class ImportOrdersWorkflow:
         return ImportOrdersResult(
             seen=fetched.seen, dispatched=len(fetched.changed), checkpoint=checkpoint
         )
+
+    async def _notify_stock_changed(self, account_id: int) -> None:
+        """New and changed orders move outstanding units: wake the quantity sync."""
+        try:
+            await workflow.execute_activity_method(
+                QuantityActivities.notify_stock_changed,
+                NotifyStockChangedInput(account_ids=[account_id], reason="orders"),
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            # The periodic reconcile catches what a lost notification misses.
+            workflow.logger.warning(
+                "could not notify the quantity sync", extra={"account_id": account_id}
+            )

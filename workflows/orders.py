@@ -36,15 +36,19 @@ from domain.orders import (
     ValidateOrderInput,
     ValidateOrderResult,
 )
+from domain.quantities import NotifyStockChangedInput
 from workflows.policies import (
     BACKMARKET_RETRY,
     BACKMARKET_TIMEOUT,
     DATABASE_RETRY,
     DATABASE_TIMEOUT,
+    NOTIFY_RETRY,
+    NOTIFY_TIMEOUT,
 )
 
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
+    from activities.quantities import QuantityActivities
 
 
 @workflow.defn
@@ -505,6 +509,24 @@ class OrderWorkflow:
         workflow.logger.info(
             "order phase", extra={"order_id": self.order_id, "phase": self.phase}
         )
+        await self._notify_stock_changed()
+
+    async def _notify_stock_changed(self) -> None:
+        """Every phase change may move stock (open, committed, released, shipped)."""
+        try:
+            await workflow.execute_activity_method(
+                QuantityActivities.notify_stock_changed,
+                NotifyStockChangedInput(
+                    account_ids=[self.account_id], reason=f"order {self.phase.value}"
+                ),
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            # The periodic reconcile catches what a lost notification misses.
+            workflow.logger.warning(
+                "could not notify the quantity sync", extra={"order_id": self.order_id}
+            )
 
 
 def _rule_broken(err: ActivityError) -> BaseException:

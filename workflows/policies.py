@@ -44,3 +44,29 @@ IMPORT_RETRY = RetryPolicy(
     maximum_attempts=5,
     non_retryable_error_types=NON_RETRYABLE_ERRORS,
 )
+
+# A quantity pass may read every listing (paced at about 2 a second) and wait for a
+# bulk task (minutes on Back Market); it heartbeats between pages, listings and polls.
+QUANTITY_PASS_TIMEOUT = timedelta(minutes=45)
+QUANTITY_PASS_HEARTBEAT = timedelta(minutes=5)
+# A failed pass is run again by Temporal; it re-reads before writing, so repeating
+# it never writes twice.
+QUANTITY_PASS_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=10,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+# Waking the quantity sync is a hint, not a duty: the periodic reconcile catches a
+# change whose notification was lost, so this gives up quickly.
+NOTIFY_TIMEOUT = timedelta(seconds=10)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_attempts=3,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+# Reading every listing, or a batch of BackBox standings at 2 a second.
+LISTING_READ_TIMEOUT = timedelta(minutes=30)
+LISTING_READ_HEARTBEAT = timedelta(minutes=5)

@@ -1,0 +1,645 @@
+"""Activities of the quantity sync: one pass over an account's listings, and notify.
+
+A pass computes every listing's target with the one set-based quantity query, reads
+Back Market only where it must, and writes only listings whose target differs from
+what Back Market holds. Before each write the listing is read again, and what it
+holds is checked against our last push and the orders imported since:
+
+- fewer units than orders explain may be sales we have not imported yet, so the
+  listing is held back for a second look after the workflow imports orders again;
+  still unexplained then, another system wrote it;
+- more units than we pushed: another system wrote it.
+
+A listing written by another system is flagged and logged, and overwritten only
+when the account says so. A listing that maps to no stock is never written: a
+catalog gap must not become a quantity of 0.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import ActivityDeps
+from activities.errors import backmarket_call
+from backmarket import BackMarketClient
+from backmarket.client import build_catalog_csv
+from backmarket.errors import BackMarketError, NotFoundError, RetryableError
+from backmarket.models import ListingUpdate, Task, TaskStatus
+from database.inventory import log_sync
+from database.listings import (
+    clear_foreign_write,
+    flag_foreign_write,
+    listings_by_id,
+    mark_gone,
+    record_push,
+    record_push_failure,
+    record_seen,
+    sold_since_baseline,
+)
+from database.models import AccountSettings, Listing
+from database.orders import account_settings
+from database.quantity import calculated_quantities
+from domain.quantities import (
+    AccountRef,
+    NotifyStockChangedInput,
+    PlannedPush,
+    PushQuantitiesInput,
+    PushQuantitiesResult,
+    QuantitySettings,
+)
+from runtime.quantity_client import notify_stock_changed
+
+log = logging.getLogger(__name__)
+
+# Up to this many writes go one by one (each read again right before it is
+# written); more go as one bulk CSV, which spares the catalog budget.
+BULK_FROM = 25
+# Attempts at one listing when Back Market answers 429, 5xx or times out; past
+# them the activity fails and Temporal runs the pass again, which re-reads first.
+LISTING_ATTEMPTS = 3
+# The SKU-line budget is hourly: writes that would wait longer than this for it
+# are left for a later pass rather than holding the activity for an hour.
+BUDGET_WAIT_MAX_S = 5.0
+TASK_POLL_S = 5.0
+TASK_TIMEOUT_S = 1800.0
+PLAN_SHOWN = 200
+# Namespace of the advisory lock that keeps two passes of one account apart.
+LOCK_NAMESPACE = 0x51_5459
+
+
+class QuantityActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.deps = deps
+
+    @activity.defn
+    def load_quantity_settings(self, input: AccountRef) -> QuantitySettings:
+        with self.deps.session_factory() as session:
+            settings = account_settings(session, input.account_id)
+            return QuantitySettings(
+                enabled=settings.quantity_sync,
+                overwrite_foreign_writes=settings.overwrite_foreign_writes,
+            )
+
+    @activity.defn
+    async def push_quantities(self, input: PushQuantitiesInput) -> PushQuantitiesResult:
+        """One pass: read what must be read, write what differs, report counts."""
+        client = await self.deps.clients.get(input.account_id)
+        result = await QuantityPass(
+            self.deps.session_factory, client, input, beat=activity.heartbeat
+        ).run()
+        activity.logger.info(
+            "quantity pass",
+            extra={
+                "account_id": input.account_id,
+                "full": input.full,
+                "pushed": result.pushed,
+                "skipped": result.skipped,
+                "failed": result.failed,
+                "flagged": result.flagged,
+                "held": len(result.held),
+            },
+        )
+        return result
+
+    @activity.defn
+    async def notify_stock_changed(self, input: NotifyStockChangedInput) -> int:
+        """Wake the quantity sync of the given accounts and of every syncing one.
+
+        Stock is shared by every account, so a change seen through one order may
+        move the quantities of all of them.
+        """
+        syncing = await asyncio.to_thread(self._syncing_accounts)
+        account_ids = sorted(set(input.account_ids) | set(syncing))
+        await notify_stock_changed(
+            self.deps.temporal, self.deps.task_queue, account_ids
+        )
+        return len(account_ids)
+
+    def _syncing_accounts(self) -> list[int]:
+        with self.deps.session_factory() as session:
+            return list(
+                session.scalars(
+                    select(AccountSettings.account_id).where(
+                        AccountSettings.quantity_sync.is_(True)
+                    )
+                )
+            )
+
+
+@dataclass
+class _Candidate:
+    listing_id: int
+    uuid: str
+    sku: str
+    target: int
+    known: int | None
+    pushed: int | None
+    flagged: bool
+    # What a complete read of Back Market showed, when this pass made one.
+    listed: int | None = None
+
+
+class QuantityPass:
+    """One pass over an account's listings; usable outside Temporal for dry runs."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        client: BackMarketClient,
+        input: PushQuantitiesInput,
+        beat: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.client = client
+        self.input = input
+        self.account_id = input.account_id
+        self.beat = beat
+        self.result = PushQuantitiesResult()
+        self.overwrite = False
+        self.read_at = datetime.now(UTC)
+
+    async def run(self) -> PushQuantitiesResult:
+        settings = await asyncio.to_thread(self._settings)
+        if not settings.quantity_sync and not self.input.force:
+            return PushQuantitiesResult(skipped_reason="quantity sync is off")
+        self.overwrite = settings.overwrite_foreign_writes
+        if self.input.dry_run:
+            await self._pass()
+        else:
+            async with self._account_lock():
+                await self._pass()
+        return self.result
+
+    def _settings(self) -> AccountSettings:
+        with self.session_factory() as session:
+            return account_settings(session, self.account_id)
+
+    @asynccontextmanager
+    async def _account_lock(self) -> AsyncIterator[None]:
+        """Hold the account's advisory lock: a reconcile and a pass never overlap.
+
+        Two overlapping passes could each take the other's push for a foreign
+        write, so the second waits for the first.
+        """
+        key = {"ns": LOCK_NAMESPACE, "account": self.account_id}
+        with self.session_factory() as session:
+            while not await asyncio.to_thread(session.scalar, _TRY_LOCK, key):
+                self.beat()
+                await asyncio.sleep(0.2)
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(session.execute, _UNLOCK, key)
+                await asyncio.to_thread(session.commit)
+
+    async def _pass(self) -> None:
+        candidates = await asyncio.to_thread(self._candidates_from_database)
+        if self.input.full:
+            candidates = await self._candidates_from_backmarket(candidates)
+        if not candidates:
+            return
+        bulk_from = self.input.bulk_from or BULK_FROM
+        if len(candidates) > bulk_from:
+            await self._write_in_bulk(candidates)
+        else:
+            for candidate in candidates:
+                await self._write_one(candidate)
+                self.beat()
+
+    # --- choosing ----------------------------------------------------------------
+
+    def _candidates_from_database(self) -> list[_Candidate]:
+        """Listings whose target differs from what we last knew Back Market held.
+
+        A full pass takes every mapped listing and compares after reading.
+        """
+        with self.session_factory() as session:
+            targets = calculated_quantities(
+                session, self.account_id, self.input.listing_ids
+            )
+            rows = listings_by_id(session, (q.listing_id for q in targets))
+        candidates = []
+        for quantity in targets:
+            row = rows[quantity.listing_id]
+            if row.gone_from_backmarket:
+                continue
+            if quantity.quantity is None:
+                self.result.skipped += 1
+                self._plan(row, None, "skip", quantity.reason)
+                continue
+            flagged = row.foreign_write_at is not None
+            if not self.input.full:
+                # Listings named by the caller are read whatever we last knew.
+                if quantity.quantity == row.quantity and self.input.listing_ids is None:
+                    continue
+                if flagged and not self.overwrite:
+                    # Left to the other system until the reconcile looks again.
+                    self.result.skipped += 1
+                    self._plan(row, quantity.quantity, "skip", "foreign write")
+                    continue
+            candidates.append(
+                _Candidate(
+                    listing_id=row.id,
+                    uuid=str(row.backmarket_uuid),
+                    sku=row.sku,
+                    target=quantity.quantity,
+                    known=row.quantity,
+                    pushed=row.last_pushed_quantity,
+                    flagged=flagged,
+                )
+            )
+        return candidates
+
+    async def _candidates_from_backmarket(
+        self, candidates: list[_Candidate]
+    ) -> list[_Candidate]:
+        """Read every listing; keep those whose target differs from Back Market's."""
+        self.read_at = datetime.now(UTC)
+        with backmarket_call():
+            listed = {x.id: x.quantity for x in await self.client.list_listings()}
+        self.result.read += len(listed)
+        self.beat()
+        differing: list[_Candidate] = []
+        missing: list[int] = []
+        seen: dict[int, int] = {}
+        for candidate in candidates:
+            quantity = listed.get(candidate.uuid)
+            if quantity is None:
+                missing.append(candidate.listing_id)
+                continue
+            candidate.listed = quantity
+            if quantity != candidate.known:
+                seen[candidate.listing_id] = quantity
+            if quantity == candidate.target:
+                self.result.unchanged += 1
+                continue
+            differing.append(candidate)
+        if not self.input.dry_run:
+            await asyncio.to_thread(self._record_read, seen, missing, len(differing))
+        self.result.gone += len(missing)
+        return differing
+
+    def _record_read(
+        self, seen: dict[int, int], missing: list[int], differing: int
+    ) -> None:
+        now = datetime.now(UTC)
+        with self.session_factory.begin() as session:
+            rows = listings_by_id(session, [*seen, *missing])
+            for listing_id, quantity in seen.items():
+                row = rows[listing_id]
+                if row.last_pushed_quantity is None:
+                    record_seen(row, quantity, now)
+                else:
+                    # The baseline stays our push, so a foreign write still shows.
+                    row.quantity = quantity
+            for listing_id in missing:
+                mark_gone(session, rows[listing_id], "quantity_reconcile")
+            log_sync(
+                session,
+                account_id=self.account_id,
+                kind="quantity_reconcile",
+                direction="pull",
+                result="ok",
+                detail=(
+                    f"read every listing: {len(seen)} changed since last seen, "
+                    f"{differing} differ from their target, {len(missing)} gone"
+                ),
+            )
+
+    # --- deciding ------------------------------------------------------------------
+
+    def _decide(
+        self, session: Session, row: Listing, candidate: _Candidate, current: int
+    ) -> tuple[str, int, str | None]:
+        """What to do with a listing Back Market says holds `current` units.
+
+        Answers an action (write, unchanged, hold, foreign) and the quantity to
+        write.
+        """
+        target = candidate.target
+        if candidate.listed is not None and current < candidate.listed:
+            # Sold on Back Market since our complete read: those units are not in
+            # the target yet, and writing the target would undo the sale.
+            target = max(0, target - (candidate.listed - current))
+        if current == target:
+            return "unchanged", target, None
+        baseline, since = _baseline(row)
+        if baseline is None:
+            return "write", target, None
+        sold = sold_since_baseline(session, [row.id]).get(row.id, 0)
+        explained = max(0, baseline - sold)
+        pushed_by_us = row.last_pushed_quantity is not None
+        if current < explained:
+            stamp = since.strftime("%Y-%m-%d %H:%M:%S")
+            note = (
+                f"Back Market holds {current}; from {baseline} at {stamp}, "
+                f"{sold} unit(s) ordered since explain {explained}"
+            )
+            if self.input.hold_drops:
+                return "hold", target, note
+            if not pushed_by_us:
+                return "write", min(target, current), note
+            return "foreign", target, note
+        if pushed_by_us and current > baseline:
+            note = f"Back Market holds {current}; we pushed {baseline}"
+            return "foreign", target, note
+        return "write", target, None
+
+    # --- writing one by one ----------------------------------------------------------
+
+    async def _write_one(self, candidate: _Candidate) -> None:
+        attempted: list[int] = []
+        for attempt in range(1, LISTING_ATTEMPTS + 1):
+            try:
+                await self._try_one(candidate, attempted)
+                return
+            except NotFoundError:
+                await asyncio.to_thread(self._gone, candidate)
+                return
+            except RetryableError as exc:
+                if attempt == LISTING_ATTEMPTS:
+                    raise ApplicationError(
+                        f"listing {candidate.listing_id}: {exc}",
+                        exc.details(),
+                        type=exc.kind,
+                    ) from None
+                log.warning(
+                    "retrying listing",
+                    extra={"listing_id": candidate.listing_id, "error": exc.kind},
+                )
+                # A 429 has already blocked the pacer for Back Market's penalty.
+                await asyncio.sleep(0.2 * attempt)
+            except BackMarketError as exc:
+                await asyncio.to_thread(self._failed, candidate, exc)
+                return
+
+    async def _try_one(self, candidate: _Candidate, attempted: list[int]) -> None:
+        """Read the listing again, decide, write; `attempted` spans the retries."""
+        read_at = datetime.now(UTC)
+        current = (await self.client.get_listing(candidate.uuid)).quantity
+        if attempted and current == attempted[-1]:
+            # The write whose answer was lost did apply.
+            await asyncio.to_thread(
+                self._pushed, candidate, current, current, read_at, "single"
+            )
+            return
+        action, value, _ = await asyncio.to_thread(
+            self._decide_and_note, candidate, current, read_at
+        )
+        if action != "write":
+            return
+        if self.client.pacer.wait_for_sku_lines(1) > BUDGET_WAIT_MAX_S:
+            self.result.deferred += 1
+            return
+        attempted.append(value)
+        await self.client.update_listing(candidate.uuid, ListingUpdate(quantity=value))
+        await asyncio.to_thread(
+            self._pushed, candidate, current, value, read_at, "single"
+        )
+
+    def _decide_and_note(
+        self, candidate: _Candidate, current: int, read_at: datetime
+    ) -> tuple[str, int, str | None]:
+        """Decide for one listing and record what the decision needs recorded.
+
+        In a dry run nothing is recorded, and a write is answered as "planned".
+        """
+        dry = self.input.dry_run
+        with self.session_factory() as session:
+            row = session.get(Listing, candidate.listing_id)
+            assert row is not None
+            action, value, note = self._decide(session, row, candidate, current)
+            self._plan(row, value, action, note, current)
+            if action == "foreign":
+                self.result.flagged += 1
+                if not dry:
+                    flag_foreign_write(
+                        session,
+                        row,
+                        current,
+                        note or "",
+                        overwrite=self.overwrite,
+                        at=read_at,
+                    )
+                if self.overwrite:
+                    action = "write"
+                else:
+                    self.result.skipped += 1
+            elif action == "hold":
+                self.result.held.append(candidate.listing_id)
+            elif action == "unchanged":
+                self.result.unchanged += 1
+                if not dry:
+                    if row.last_pushed_quantity is None:
+                        record_seen(row, current, read_at)
+                    else:
+                        row.quantity = current
+            elif not dry:
+                clear_foreign_write(row)
+            if dry:
+                session.rollback()
+                if action == "write":
+                    self.result.pushed += 1
+                    return "planned", value, note
+            else:
+                session.commit()
+            return action, value, note
+
+    def _pushed(
+        self,
+        candidate: _Candidate,
+        before: int,
+        value: int,
+        read_at: datetime,
+        how: str,
+    ) -> None:
+        with self.session_factory.begin() as session:
+            row = session.get(Listing, candidate.listing_id)
+            assert row is not None
+            record_push(session, row, value, before=before, how=how, at=read_at)
+        self.result.pushed += 1
+
+    def _gone(self, candidate: _Candidate) -> None:
+        self.result.gone += 1
+        self.result.failed += 1
+        self._plan_entry(candidate, None, "gone", "404 from Back Market")
+        if self.input.dry_run:
+            return
+        with self.session_factory.begin() as session:
+            row = session.get(Listing, candidate.listing_id)
+            assert row is not None
+            mark_gone(session, row, "quantity_push")
+
+    def _failed(self, candidate: _Candidate, exc: BackMarketError) -> None:
+        self.result.failed += 1
+        self._plan_entry(candidate, None, "failed", exc.kind)
+        if self.input.dry_run:
+            return
+        with self.session_factory.begin() as session:
+            row = session.get(Listing, candidate.listing_id)
+            assert row is not None
+            record_push_failure(session, row, exc.kind, str(exc))
+
+    # --- writing in bulk ------------------------------------------------------------
+
+    async def _write_in_bulk(self, candidates: list[_Candidate]) -> None:
+        self.result.bulk = True
+        read_at = self.read_at
+        if not self.input.full:
+            read_at = datetime.now(UTC)
+            # Many listings to write: one complete read is cheaper than one each.
+            with backmarket_call():
+                listed = {x.id: x.quantity for x in await self.client.list_listings()}
+            self.result.read += len(listed)
+            self.beat()
+        else:
+            listed = {c.uuid: c.listed for c in candidates if c.listed is not None}
+        writes: list[tuple[_Candidate, int, int]] = []
+        for candidate in candidates:
+            current = listed.get(candidate.uuid)
+            if current is None:
+                await asyncio.to_thread(self._gone, candidate)
+                continue
+            action, value, _ = await asyncio.to_thread(
+                self._decide_and_note, candidate, current, read_at
+            )
+            if action in ("write", "planned"):
+                writes.append((candidate, current, value))
+        if self.input.dry_run or not writes:
+            return
+
+        fits = self._lines_that_fit(len(writes))
+        self.result.deferred += len(writes) - fits
+        writes = writes[:fits]
+        if not writes:
+            return
+        catalog = build_catalog_csv(
+            ({"sku": c.sku, "quantity": value} for c, _, value in writes),
+            columns=["sku", "quantity"],
+        )
+        with backmarket_call():
+            task_id = await self.client.bulk_update_listings(catalog)
+            task = await self._wait_for(task_id)
+        outcomes = _task_outcomes(task)
+        for candidate, before, value in writes:
+            ok, message = outcomes.get(candidate.sku.casefold(), (task.finished, None))
+            if ok and task.action_status == TaskStatus.DONE:
+                await asyncio.to_thread(
+                    self._pushed, candidate, before, value, read_at, f"bulk {task_id}"
+                )
+            else:
+                await self._bulk_line_failed(candidate, message or "task failed")
+
+    def _lines_that_fit(self, wanted: int) -> int:
+        """How many SKU lines the hourly budget takes without a long wait."""
+        pacer = self.client.pacer
+        wanted = min(wanted, pacer.sku_lines_capacity())
+        if pacer.wait_for_sku_lines(wanted) <= BUDGET_WAIT_MAX_S:
+            return wanted
+        low, high = 0, wanted
+        while low < high:
+            middle = (low + high + 1) // 2
+            if pacer.wait_for_sku_lines(middle) <= BUDGET_WAIT_MAX_S:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    async def _wait_for(self, task_id: str) -> Task:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TASK_TIMEOUT_S
+        while True:
+            task = await self.client.get_task(task_id)
+            self.beat()
+            if task.finished or loop.time() > deadline:
+                return task
+            await asyncio.sleep(TASK_POLL_S * self.client.pacer.limits.time_scale)
+
+    async def _bulk_line_failed(self, candidate: _Candidate, message: str) -> None:
+        try:
+            await self.client.get_listing(candidate.uuid)
+        except NotFoundError:
+            await asyncio.to_thread(self._gone, candidate)
+            return
+        except BackMarketError:
+            pass
+        error = BackMarketError(f"bulk line refused: {message}")
+        await asyncio.to_thread(self._failed, candidate, error)
+
+    # --- dry-run plan ----------------------------------------------------------------
+
+    def _plan(
+        self,
+        row: Listing,
+        target: int | None,
+        action: str,
+        note: str | None,
+        current: int | None = None,
+    ) -> None:
+        if not self.input.dry_run or len(self.result.plan) >= PLAN_SHOWN:
+            return
+        self.result.plan.append(
+            PlannedPush(
+                listing_id=row.id,
+                sku=row.sku,
+                backmarket_quantity=current if current is not None else row.quantity,
+                target=target,
+                action=action,
+                note=note,
+            )
+        )
+
+    def _plan_entry(
+        self, candidate: _Candidate, target: int | None, action: str, note: str
+    ) -> None:
+        if not self.input.dry_run or len(self.result.plan) >= PLAN_SHOWN:
+            return
+        self.result.plan.append(
+            PlannedPush(
+                listing_id=candidate.listing_id,
+                sku=candidate.sku,
+                backmarket_quantity=candidate.known,
+                target=target,
+                action=action,
+                note=note,
+            )
+        )
+
+
+def _baseline(row: Listing) -> tuple[int | None, datetime]:
+    """The quantity Back Market held by our own knowledge, and since when."""
+    if row.last_pushed_quantity is not None and row.last_pushed_at is not None:
+        return row.last_pushed_quantity, row.last_pushed_at
+    since = row.quantity_seen_at or row.created_at
+    return row.quantity, since
+
+
+def _task_outcomes(task: Task) -> dict[str, tuple[bool, str | None]]:
+    """Per-SKU outcome of a bulk task, keyed by the SKU in lower case."""
+    found: dict[str, tuple[bool, str | None]] = {}
+    result: Any = task.result
+    if not isinstance(result, dict):
+        return found
+    for sku, outcome in result.items():
+        if isinstance(outcome, dict):
+            status = str(outcome.get("status", "")).upper()
+            message = outcome.get("message")
+            found[str(sku).casefold()] = (
+                status in ("OK", "SUCCESS", "DONE"),
+                None if message is None else str(message),
+            )
+    return found
+
+
+# Session-level, so the lock outlives the transactions of the pass.
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:ns, CAST(:account AS int))")
+_UNLOCK = text("SELECT pg_advisory_unlock(:ns, CAST(:account AS int))")
