@@ -22,24 +22,32 @@ from database.accounts import create_account
 from database.inventory import (
     add_inventory_item,
     add_sku,
+    find_sku,
     get_or_create_variation,
     inventory_status_by_name,
     warehouse_by_name,
 )
-from database.models import AccountSettings, Commit
+from database.models import AccountSettings, Commit, Listing
 from domain.imei import luhn_check_digit
 from domain.inventory import VariationSpec
+from domain.listings import ImportListingsInput, ImportListingsResult
 from domain.orders import (
     ImportOrdersInput,
     ImportOrdersResult,
     OrderState,
     order_workflow_id,
 )
+from domain.quantities import PushQuantitiesResult, ReconcileQuantitiesInput
 from sandbox.app import create_app
 from sandbox.config import MerchantConfig, SandboxConfig
 from sandbox.state import SandboxState
 from worker import build_worker
-from workflows import ImportOrdersWorkflow, OrderWorkflow
+from workflows import (
+    ImportListingsWorkflow,
+    ImportOrdersWorkflow,
+    OrderWorkflow,
+    ReconcileQuantitiesWorkflow,
+)
 
 MERCHANT = "Test Refurb"
 TOKEN_VARIABLE = "BMSYNC_TEST_SANDBOX_TOKEN"
@@ -135,6 +143,64 @@ class World:
             )
             return int(count or 0)
 
+    async def run_listing_import(self) -> ImportListingsResult:
+        return await self.client.execute_workflow(
+            ImportListingsWorkflow.run,
+            ImportListingsInput(account_id=self.account_id),
+            id=f"listings-{uuid.uuid4()}",
+            task_queue=self.task_queue,
+        )
+
+    async def run_reconcile(self, dry_run: bool = False) -> PushQuantitiesResult:
+        return await self.client.execute_workflow(
+            ReconcileQuantitiesWorkflow.run,
+            ReconcileQuantitiesInput(account_id=self.account_id, dry_run=dry_run),
+            id=f"reconcile-{uuid.uuid4()}",
+            task_queue=self.task_queue,
+        )
+
+    def listing(self, sku: str) -> Listing:
+        with self.session_factory() as session:
+            found = session.scalar(
+                select(Listing).where(
+                    Listing.account_id == self.account_id,
+                    func.lower(Listing.sku) == sku.lower(),
+                )
+            )
+            assert found is not None, f"listing {sku} is not imported"
+            return found
+
+    def sandbox_quantity(self, sku: str) -> int:
+        listing = self.sandbox.find_by_sku(MERCHANT, sku)
+        assert listing is not None
+        return listing.quantity
+
+    def quantity_writes(self) -> list[tuple[str, int]]:
+        """(listing uuid, quantity) of every applied single listing update."""
+        return [
+            (write.path.rsplit("/", 1)[1], write.body["quantity"])
+            for write in self.writes("POST", "/ws/listings/")
+            if write.applied and "quantity" in (write.body or {})
+        ]
+
+    def add_devices(self, sku: str, count: int) -> None:
+        """Put `count` more devices of the SKU's variation in counted stock."""
+        with self.session_factory.begin() as session:
+            found = find_sku(session, sku, self.account_id)
+            status = inventory_status_by_name(session, "Available")
+            warehouse = warehouse_by_name(session, "Main")
+            assert found is not None and status is not None and warehouse is not None
+            for _ in range(count):
+                imei = new_imei()
+                add_inventory_item(
+                    session,
+                    variation_id=found.variation_id,
+                    status_id=status.id,
+                    warehouse_id=warehouse.id,
+                    imei=imei,
+                )
+                self.devices.setdefault(sku, []).append(imei)
+
     def worker(self) -> Worker:
         deps = ActivityDeps(
             session_factory=self.session_factory,
@@ -157,8 +223,9 @@ def make_world(
     task_queue: str,
     config: SandboxConfig | None = None,
     devices_per_sku: int = 4,
+    mapped_skus: int = 2,
 ) -> World:
-    """A sandbox merchant, its account here, and stock for two of its SKUs."""
+    """A sandbox merchant, its account here, and stock for some of its SKUs."""
     config = config or SandboxConfig(
         merchants=[MerchantConfig(name=MERCHANT, token=TOKEN)], seed=11
     )
@@ -167,11 +234,11 @@ def make_world(
     listings = sorted(
         (x for x in sandbox.listings.values() if x.merchant == MERCHANT),
         key=lambda listing: listing.sku,
-    )[:2]
+    )[:mapped_skus]
     for listing in listings:
         # Enough stock that every test's orders find the listing online.
         sandbox.set_quantity(MERCHANT, listing.sku, 500)
-    skus = [listings[0].sku, listings[1].sku]
+    skus = [listing.sku for listing in listings]
 
     devices: dict[str, list[str]] = {}
     with session_factory.begin() as session:
