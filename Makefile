@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml requirements.lock
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check \
-		--constraint requirements.lock --editable '.[dev]'
+		--constraint requirements.lock \
+		--config-settings editable_mode=compat --editable '.[dev]'
 	@touch $(STAMP)
 
 demo: install

@@ -106,9 +106,12 @@ def load_accounts(
 
 
 async def apply_schedules(
-    client: Client, task_queue: str, desired: Sequence[DesiredSchedule]
+    client: Client,
+    task_queue: str,
+    desired: Sequence[DesiredSchedule],
+    prune: bool = True,
 ) -> ApplyResult:
-    """Make the server's schedules match `desired`."""
+    """Make the server's schedules match `desired`; `prune` deletes the others."""
     result = ApplyResult()
     wanted = {d.schedule_id for d in desired}
 
@@ -133,18 +136,19 @@ async def apply_schedules(
         await handle.update(replace)
         result.updated.append(item.schedule_id)
 
-    async for listed in await client.list_schedules():
-        if listed.id.startswith(SCHEDULE_PREFIX) and listed.id not in wanted:
-            await client.get_schedule_handle(listed.id).delete()
-            result.deleted.append(listed.id)
+    if prune:
+        async for listed in await client.list_schedules():
+            if listed.id.startswith(SCHEDULE_PREFIX) and listed.id not in wanted:
+                await client.get_schedule_handle(listed.id).delete()
+                result.deleted.append(listed.id)
 
     log.info(
         "schedules applied",
         extra={
-            "created": len(result.created),
-            "updated": len(result.updated),
-            "unchanged": len(result.unchanged),
-            "deleted": len(result.deleted),
+            "schedules_created": len(result.created),
+            "schedules_updated": len(result.updated),
+            "schedules_unchanged": len(result.unchanged),
+            "schedules_deleted": len(result.deleted),
         },
     )
     return result

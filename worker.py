@@ -49,7 +49,9 @@ def build_worker(
         # The input models are plain pydantic classes with no IO; sharing them with
         # the sandbox keeps one class per model, which pydantic's checks rely on.
         workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("domain")
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "domain", "rich"
+            )
         ),
         workflow_failure_exception_types=[Exception] if fail_on_workflow_bugs else [],
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from activities.errors import rejected
 from backmarket import BackMarketClient, Platform
-from database.accounts import resolve_token
+from database.accounts import TokenUnavailable, resolve_token
 from database.models import Account
 from database.session import make_engine, make_session_factory
 from runtime.settings import Settings
@@ -27,6 +29,8 @@ class BackMarketClients:
     user_agent_company: str = "Bmsync"
     # Tests hand the sandbox's ASGI app in here instead of a network hop.
     transport: httpx.AsyncBaseTransport | None = None
+    # Where the key that decrypts stored tokens lives, when not the default.
+    state_dir: Path | None = None
     _clients: dict[int, BackMarketClient] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -34,7 +38,11 @@ class BackMarketClients:
         async with self._lock:
             client = self._clients.get(account_id)
             if client is None:
-                client = await asyncio.to_thread(self._build, account_id)
+                try:
+                    client = await asyncio.to_thread(self._build, account_id)
+                except (LookupError, TokenUnavailable) as exc:
+                    # A person must fix the account; retrying changes nothing.
+                    raise rejected(str(exc), "AccountMissing") from None
                 self._clients[account_id] = client
             return client
 
@@ -44,7 +52,7 @@ class BackMarketClients:
             if account is None:
                 raise LookupError(f"account {account_id} does not exist")
             return BackMarketClient(
-                token=resolve_token(account),
+                token=resolve_token(account, self.state_dir),
                 platform=Platform(account.platform),
                 preprod=account.preprod,
                 base_url=account.base_url,
@@ -75,7 +83,7 @@ class ActivityDeps:
         session_factory = make_session_factory(make_engine(database_url))
         return cls(
             session_factory=session_factory,
-            clients=BackMarketClients(session_factory),
+            clients=BackMarketClients(session_factory, state_dir=settings.state_dir),
             temporal=temporal,
             task_queue=settings.task_queue,
         )

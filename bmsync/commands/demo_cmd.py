@@ -1,0 +1,127 @@
+"""`bmsync demo`: the main job end to end on embedded parts, with a report."""
+
+import asyncio
+import shutil
+import socket
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import starter
+import worker
+from bmsync.commands.runtime_cmds import fail, setup_logging
+from bmsync.demo import (
+    DemoConfig,
+    DemoReport,
+    DemoWorld,
+    demo_merchant,
+    prepare_account,
+    run_scenario,
+)
+from database.session import make_engine, make_session_factory
+from runtime.embedded import StartError, port_is_free
+from runtime.settings import Settings, get_settings
+from runtime.stack import Stack
+from sandbox.config import SandboxConfig
+from sandbox.server import SandboxServer
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        orders: Annotated[int, typer.Option(min=1, help="Orders to place.")] = 30,
+        timeout: Annotated[
+            float, typer.Option(help="Seconds to wait for every order.")
+        ] = 240.0,
+        verbose: bool = False,
+    ) -> None:
+        """Run the main job against the sandbox on fresh embedded parts; report.
+
+        Always uses its own Postgres and Temporal under the state directory's
+        `demo/` folder, started afresh, so that it never touches real data.
+        """
+        setup_logging(verbose)
+        config = DemoConfig(orders=orders, timeout_s=timeout)
+        try:
+            report = asyncio.run(_demo(get_settings(), config))
+        except StartError as exc:
+            raise fail(str(exc)) from None
+        _print(report)
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+async def _demo(settings: Settings, config: DemoConfig) -> DemoReport:
+    state_dir = settings.state_dir / "demo"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    demo_settings = settings.model_copy(
+        update={
+            "database_url": None,
+            "temporal_address": None,
+            "state_dir": state_dir,
+            "task_queue": "bmsync-demo",
+            "temporal_port": _free_or(settings.temporal_port),
+            "temporal_ui_port": _free_or(settings.temporal_ui_port),
+            "temporal_ui_url": None,
+        }
+    )
+    stop = asyncio.Event()
+    worker.stop_on_signals(stop)
+    console.print("starting Postgres, Temporal and the Back Market sandbox ...")
+    async with (
+        Stack(demo_settings) as stack,
+        SandboxServer(
+            SandboxConfig(merchants=[demo_merchant()], seed=config.seed)
+        ) as sandbox,
+    ):
+        console.print(f"Temporal UI: [bold]{demo_settings.ui_url()}[/bold]")
+        console.print(f"Sandbox:     {sandbox.base_url}")
+        engine = make_engine(stack.database_url)
+        world = DemoWorld(
+            session_factory=make_session_factory(engine),
+            temporal=stack.client,
+            task_queue=demo_settings.task_queue,
+            sandbox=sandbox.state,
+            sandbox_url=sandbox.base_url,
+            state_dir=state_dir,
+        )
+        account_id, skus = prepare_account(world, config)
+        console.print(f"account {account_id}: {len(skus)} listings stocked")
+        worker_task = asyncio.create_task(worker.run_worker(stack, stop))
+        try:
+            await starter.apply_for_database(
+                stack.client, stack.database_url, demo_settings.task_queue
+            )
+            return await run_scenario(
+                world, account_id, skus, config, progress=console.print
+            )
+        finally:
+            stop.set()
+            await worker_task
+            engine.dispose()
+
+
+def _free_or(port: int) -> int:
+    """The usual port when free, else any free one (another stack may be up)."""
+    if port_is_free(port):
+        return port
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _print(report: DemoReport) -> None:
+    table = Table("figure", "value", title="bmsync demo")
+    for key, value in report.figures.items():
+        table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+    if report.ok:
+        console.print("[bold green]every figure is right[/bold green]")
+        return
+    console.print(f"[bold red]{len(report.problems)} problem(s):[/bold red]")
+    for problem in report.problems[:50]:
+        console.print(f"  - {problem}")

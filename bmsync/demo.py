@@ -1,0 +1,429 @@
+"""The main job end to end, against the sandbox: what `make demo` runs.
+
+The sandbox's customers place orders; the engine imports and accepts them; a scripted
+operator commits matching devices and adds shipments through the same client the
+`bmsync orders` commands use; the report is read back from the database and from the
+sandbox's record of every write it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from database.accounts import create_account, encrypt_token
+from database.inventory import (
+    add_inventory_item,
+    add_sku,
+    find_sku,
+    get_or_create_variation,
+    inventory_status_by_name,
+    warehouse_by_name,
+)
+from database.models import (
+    Commit,
+    InventoryItem,
+    SalesOrder,
+    SalesOrderStatus,
+    Sku,
+    SyncLogEntry,
+)
+from domain.imei import luhn_check_digit
+from domain.inventory import VariationSpec
+from domain.orders import (
+    LINE_STATES_CLOSED,
+    AddShipmentInput,
+    CommitInventoryInput,
+    OrderPhase,
+    OrderState,
+)
+from runtime.order_client import OrderClient, OrderRequestError
+from sandbox.config import MerchantConfig
+from sandbox.state import Order as SandboxOrder
+from sandbox.state import SandboxState
+
+MERCHANT = "Demo Refurb"
+SANDBOX_TOKEN = "sandbox-demo-token"
+FINAL_PHASES = {OrderPhase.SHIPPED, OrderPhase.CANCELLED, OrderPhase.REFUNDED}
+COMMIT_PHASES = {OrderPhase.VALIDATED, OrderPhase.WAITING_FOR_COMMIT}
+SHIP_PHASES = {
+    OrderPhase.COMMITTED,
+    OrderPhase.IMEI_SENT,
+    OrderPhase.WAITING_FOR_SHIPMENT,
+}
+
+
+def demo_merchant() -> MerchantConfig:
+    return MerchantConfig(name=MERCHANT, token=SANDBOX_TOKEN, company="DemoRefurb")
+
+
+@dataclass
+class DemoConfig:
+    orders: int = 30
+    multi_line_share: float = 0.2
+    cancel_share: float = 0.1
+    devices_per_sku: int = 6
+    import_interval_s: int = 5
+    # Customers place orders over this many seconds rather than all at once.
+    placing_s: float = 10.0
+    timeout_s: float = 240.0
+    seed: int = 7
+
+
+@dataclass
+class PlacedOrder:
+    order_id: int
+    placed_at: float
+    skus: dict[int, str]
+    cancelled: set[int] = field(default_factory=set)
+    shipment_added: bool = False
+
+    @property
+    def open_lines(self) -> list[int]:
+        return [line for line in self.skus if line not in self.cancelled]
+
+
+@dataclass
+class DemoReport:
+    figures: dict[str, Any]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class DemoWorld:
+    """What a scenario runs against: our database, Temporal and the sandbox."""
+
+    session_factory: sessionmaker[Session]
+    temporal: Client
+    task_queue: str
+    sandbox: SandboxState
+    sandbox_url: str
+    state_dir: Path
+
+
+Progress = Callable[[str], None]
+
+
+def prepare_account(world: DemoWorld, config: DemoConfig) -> tuple[int, list[str]]:
+    """A fresh account on the sandbox merchant, its catalog, and devices in stock."""
+    # Fresh IMEIs every run: a database may hold an earlier run's devices.
+    rng = random.Random(uuid.uuid4().int)
+    with world.sandbox.lock:
+        listings = sorted(
+            (
+                listing
+                for listing in world.sandbox.listings.values()
+                if listing.merchant == MERCHANT and listing.publication_state == 2
+            ),
+            key=lambda listing: listing.sku,
+        )
+    with world.session_factory.begin() as session:
+        account = create_account(
+            session,
+            name=f"demo-{uuid.uuid4().hex[:8]}",
+            platform="eu",
+            locale="fr-fr",
+            token_ref=encrypt_token(SANDBOX_TOKEN, world.state_dir),
+            base_url=world.sandbox_url,
+        )
+        account.settings.auto_validate = True
+        account.settings.order_import_interval_s = config.import_interval_s
+        status = inventory_status_by_name(session, "Available")
+        warehouse = warehouse_by_name(session, "Main")
+        assert status is not None and warehouse is not None
+        stocked = []
+        for listing in listings:
+            product = listing.product
+            variation = get_or_create_variation(
+                session,
+                VariationSpec(
+                    manufacturer=product.model.brand,
+                    model=product.model.name,
+                    grade=product.grade,
+                    storage=f"{product.storage} GB",
+                    colour=product.colour,
+                    network="Unlocked",
+                ),
+            )
+            if find_sku(session, listing.sku) is None:
+                add_sku(session, listing.sku, variation.id)
+            for _ in range(config.devices_per_sku):
+                add_inventory_item(
+                    session,
+                    variation_id=variation.id,
+                    status_id=status.id,
+                    warehouse_id=warehouse.id,
+                    imei=_imei(rng),
+                )
+            stocked.append(listing.sku)
+        return account.id, stocked
+
+
+async def run_scenario(
+    world: DemoWorld,
+    account_id: int,
+    skus: list[str],
+    config: DemoConfig,
+    progress: Progress = lambda _: None,
+) -> DemoReport:
+    """Customers order, the engine and a scripted operator do the rest; then check."""
+    rng = random.Random(config.seed)
+    orders = OrderClient(world.temporal, world.task_queue)
+    pools = _device_pools(world, skus)
+    placed = await _place_orders(world, skus, config, rng, progress)
+    progress(f"{len(placed)} orders placed by the sandbox's customers")
+
+    deadline = time.monotonic() + config.timeout_s
+    waiting = {order.order_id: order for order in placed}
+    last_report = 0.0
+    while waiting and time.monotonic() < deadline:
+        for order in list(waiting.values()):
+            state = await orders.state(account_id, order.order_id)
+            if state is None:
+                continue
+            if state.phase in FINAL_PHASES:
+                del waiting[order.order_id]
+                continue
+            await _operate(orders, account_id, order, state, pools, progress)
+        if time.monotonic() - last_report > 5:
+            done = len(placed) - len(waiting)
+            progress(f"{done}/{len(placed)} orders shipped or closed")
+            last_report = time.monotonic()
+        await asyncio.sleep(0.5)
+
+    return _report(world, account_id, placed, list(waiting))
+
+
+async def _place_orders(
+    world: DemoWorld,
+    skus: list[str],
+    config: DemoConfig,
+    rng: random.Random,
+    progress: Progress,
+) -> list[PlacedOrder]:
+    placed = []
+    pause = config.placing_s / max(config.orders, 1)
+    for _ in range(config.orders):
+        count = 2 if rng.random() < config.multi_line_share else 1
+        chosen = rng.sample(skus, count)
+        order: SandboxOrder = world.sandbox.place_order(
+            MERCHANT, [(sku, 1) for sku in chosen]
+        )
+        record = PlacedOrder(
+            order_id=order.order_id,
+            placed_at=time.time(),
+            skus={line.id: line.listing.sku for line in order.lines},
+        )
+        if rng.random() < config.cancel_share:
+            # The customer changes their mind before the merchant accepts.
+            line_id = rng.choice(list(record.skus))
+            world.sandbox.customer_cancel(line_id)
+            record.cancelled.add(line_id)
+        placed.append(record)
+        await asyncio.sleep(pause)
+    return placed
+
+
+async def _operate(
+    orders: OrderClient,
+    account_id: int,
+    order: PlacedOrder,
+    state: OrderState,
+    pools: dict[str, list[str]],
+    progress: Progress,
+) -> None:
+    """What a person at the packing bench does with an order in this phase."""
+    if state.phase in COMMIT_PHASES:
+        for line in state.lines:
+            if not line.validated or line.closed or line.fully_committed:
+                continue
+            pool = pools.get(line.sku) or []
+            if not pool:
+                progress(f"order {order.order_id}: no device left for {line.sku}")
+                continue
+            identifier = pool.pop()
+            try:
+                await orders.commit_inventory(
+                    account_id,
+                    order.order_id,
+                    CommitInventoryInput(
+                        orderline_id=line.orderline_id, identifier=identifier
+                    ),
+                )
+            except OrderRequestError as exc:
+                progress(f"order {order.order_id}: commit refused: {exc}")
+    elif state.phase in SHIP_PHASES and not order.shipment_added:
+        await orders.add_shipment(
+            account_id,
+            order.order_id,
+            AddShipmentInput(
+                tracking_number=f"DEMO{order.order_id}",
+                carrier="Colissimo",
+                url=f"https://tracking.example/DEMO{order.order_id}",
+            ),
+        )
+        order.shipment_added = True
+
+
+def _device_pools(world: DemoWorld, skus: list[str]) -> dict[str, list[str]]:
+    committed = select(Commit.id).where(
+        Commit.inventory_item_id == InventoryItem.id, Commit.released_at.is_(None)
+    )
+    with world.session_factory() as session:
+        rows = session.execute(
+            select(Sku.code, InventoryItem.imei)
+            .join(InventoryItem, InventoryItem.variation_id == Sku.variation_id)
+            .where(
+                Sku.code.in_(skus),
+                InventoryItem.imei.is_not(None),
+                ~committed.exists(),
+            )
+            .order_by(InventoryItem.id)
+        ).all()
+    pools: dict[str, list[str]] = {}
+    for code, imei in rows:
+        if imei is not None:
+            pools.setdefault(code, []).append(imei)
+    return pools
+
+
+def _report(
+    world: DemoWorld,
+    account_id: int,
+    placed: list[PlacedOrder],
+    unfinished: list[int],
+) -> DemoReport:
+    problems: list[str] = []
+    with world.sandbox.lock:
+        writes = [w for w in world.sandbox.writes if w.merchant == MERCHANT]
+        sandbox_orders = {o.order_id: o for o in world.sandbox.orders.values()}
+        throttled = sum(world.sandbox.limiter.refused.values())
+    accepts: Counter[tuple[int, str]] = Counter()
+    ships: Counter[int] = Counter()
+    imeis: Counter[int] = Counter()
+    for write in writes:
+        if not write.applied or not isinstance(write.body, dict):
+            continue
+        body = write.body
+        if write.method == "POST" and write.path.startswith("/ws/orders/"):
+            order_id = int(write.path.rsplit("/", 1)[1])
+            if body.get("new_state") == 2:
+                accepts[(order_id, str(body.get("sku")))] += 1
+            elif body.get("new_state") == 3:
+                ships[order_id] += 1
+                if body.get("imei"):
+                    imeis[order_id] += 1
+        elif write.method == "PATCH" and write.path.startswith("/ws/orderlines/"):
+            line_id = int(write.path.rsplit("/", 1)[1])
+            owner = next((p for p in placed if line_id in p.skus), None)
+            if owner is not None:
+                imeis[owner.order_id] += 1
+
+    expected_lines = sum(len(p.open_lines) for p in placed)
+    expected_shipped = sum(1 for p in placed if p.open_lines)
+    for order in placed:
+        for line_id in order.open_lines:
+            count = accepts[(order.order_id, order.skus[line_id])]
+            if count != 1:
+                problems.append(
+                    f"order {order.order_id} line {line_id}: {count} accepts"
+                )
+        wanted_ships = 1 if order.open_lines else 0
+        if ships[order.order_id] != wanted_ships:
+            problems.append(
+                f"order {order.order_id}: {ships[order.order_id]} shipments sent"
+            )
+        if imeis[order.order_id] != len(order.open_lines):
+            problems.append(
+                f"order {order.order_id}: {imeis[order.order_id]} IMEIs sent for "
+                f"{len(order.open_lines)} devices"
+            )
+        final = sandbox_orders[order.order_id]
+        if final.state != 9:
+            problems.append(
+                f"order {order.order_id}: Back Market state {final.state}, not 9"
+            )
+        lines_closed = all(
+            line.state in LINE_STATES_CLOSED or line.state == 3 for line in final.lines
+        )
+        if not lines_closed:
+            problems.append(
+                f"order {order.order_id}: a line is neither shipped nor closed"
+            )
+    for order_id in unfinished:
+        problems.append(f"order {order_id} did not finish in time")
+
+    statuses = _statuses(world.session_factory, account_id)
+    imported = sum(statuses.values())
+    if imported != len(placed):
+        problems.append(f"{imported} of {len(placed)} orders imported")
+    failed_syncs = _failed_syncs(world.session_factory, account_id)
+    if throttled:
+        problems.append(f"the sandbox refused {throttled} requests with 429")
+
+    figures = {
+        "orders_placed": len(placed),
+        "orders_imported": imported,
+        "lines_validated": sum(accepts.values()),
+        "lines_expected": expected_lines,
+        "orders_shipped": sum(ships.values()),
+        "orders_expected_shipped": expected_shipped,
+        "imeis_sent": sum(imeis.values()),
+        "sales_order_statuses": dict(statuses),
+        "api_writes": len(writes),
+        "http_429": throttled,
+        "failed_syncs": failed_syncs,
+    }
+    return DemoReport(figures=figures, problems=problems)
+
+
+def _statuses(session_factory: sessionmaker[Session], account_id: int) -> Counter[str]:
+    with session_factory() as session:
+        rows = session.execute(
+            select(SalesOrderStatus.name, func.count())
+            .join(SalesOrder, SalesOrder.status_id == SalesOrderStatus.id)
+            .where(SalesOrder.account_id == account_id)
+            .group_by(SalesOrderStatus.name)
+        ).all()
+    return Counter({name: int(count) for name, count in rows})
+
+
+def _failed_syncs(session_factory: sessionmaker[Session], account_id: int) -> int:
+    with session_factory() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(SyncLogEntry)
+            .where(
+                SyncLogEntry.account_id == account_id, SyncLogEntry.result == "failed"
+            )
+        )
+    return int(count or 0)
+
+
+def _imei(rng: random.Random) -> str:
+    body = "35" + "".join(str(rng.randrange(10)) for _ in range(12))
+    return body + luhn_check_digit(body)
+
+
+__all__ = [
+    "DemoConfig",
+    "DemoReport",
+    "DemoWorld",
+    "prepare_account",
+    "run_scenario",
+]
