@@ -98,7 +98,10 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         was_running = self.running_pid() is not None
         try:
-            self._server = get_server(self.data_dir, cleanup_mode=None)
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp serves.
+                warnings.simplefilter("ignore")
+                self._server = get_server(self.data_dir, cleanup_mode=None)
         except Exception as exc:
             raise StartError(
                 f"embedded Postgres did not start ({type(exc).__name__}); see "
