@@ -9,8 +9,11 @@ from bmsync.commands import (
     codec_cmd,
     doctor,
     inventory,
+    listings,
     log,
     orders,
+    pricing,
+    quantities,
     runtime_cmds,
     sandbox_cmd,
     settings_cmd,
@@ -33,3 +36,6 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(doctor.app, name="doctor")
 log.register(app)
 app.add_typer(orders.app, name="orders")
+app.add_typer(listings.app, name="listings")
+app.add_typer(quantities.app, name="quantities")
+app.add_typer(pricing.app, name="pricing")

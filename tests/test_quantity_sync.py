@@ -1,7 +1,6 @@
 """The quantity sync on the time-skipping server, real Postgres and the sandbox."""
 
 import asyncio
-import uuid
 from collections.abc import Callable
 
 import httpx
@@ -12,7 +11,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import BackMarketClients
 from activities.quantities import QuantityPass
-from backmarket.pacing import Limits, pacer_for_token
 from database.models import SyncLogEntry
 from domain.listings import ImportListingsResult
 from domain.quantities import (
@@ -21,12 +19,8 @@ from domain.quantities import (
     quantity_sync_workflow_id,
 )
 from runtime.quantity_client import notify_stock_changed
-from sandbox.config import MerchantConfig, SandboxConfig
-from tests.world import MERCHANT, TOKEN_VARIABLE, World, make_world
+from tests.world import MERCHANT, World, fast_world
 from workflows import QuantitySyncWorkflow
-
-# Back Market's windows and penalties, a thousand times shorter on both sides.
-SCALE = 0.001
 
 Hook = Callable[[httpx.Request], httpx.Response | None]
 
@@ -43,41 +37,6 @@ class HookedTransport(httpx.AsyncBaseTransport):
         if answer is not None:
             return answer
         return await self.inner.handle_async_request(request)
-
-
-def fast_world(
-    monkeypatch: pytest.MonkeyPatch,
-    session_factory: sessionmaker[Session],
-    env: WorkflowEnvironment,
-    task_queue: str,
-    *,
-    mapped_skus: int = 2,
-    catalog_size: int = 60,
-    devices_per_sku: int = 4,
-) -> World:
-    """A world on a token of its own, its pacing scaled, quantity sync still off.
-
-    Tests turn the sync on once listings are imported, so the quantity workflow
-    the import wakes does not race the pass under test.
-    """
-    token = f"quantity-{uuid.uuid4().hex}"
-    pacer_for_token(token, Limits(time_scale=SCALE))
-    monkeypatch.setenv(TOKEN_VARIABLE, token)
-    config = SandboxConfig(
-        merchants=[MerchantConfig(name=MERCHANT, token=token)],
-        seed=11,
-        time_scale=SCALE,
-        catalog_size=catalog_size,
-    )
-    world = make_world(
-        session_factory,
-        env.client,
-        task_queue,
-        config=config,
-        mapped_skus=mapped_skus,
-        devices_per_sku=devices_per_sku,
-    )
-    return world
 
 
 @pytest.fixture

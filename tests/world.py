@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps, BackMarketClients
+from backmarket.pacing import Limits, pacer_for_token
 from database.accounts import create_account
 from database.inventory import (
     add_inventory_item,
@@ -52,6 +55,9 @@ from workflows import (
 MERCHANT = "Test Refurb"
 TOKEN_VARIABLE = "BMSYNC_TEST_SANDBOX_TOKEN"
 TOKEN = "sandbox-test-token"
+
+# Back Market's windows and penalties, a thousand times shorter on both sides.
+SCALE = 0.001
 
 _serials = itertools.count(1)
 
@@ -290,3 +296,38 @@ def make_world(
         skus=skus,
         devices=devices,
     )
+
+
+def fast_world(
+    monkeypatch: pytest.MonkeyPatch,
+    session_factory: sessionmaker[Session],
+    env: WorkflowEnvironment,
+    task_queue: str,
+    *,
+    mapped_skus: int = 2,
+    catalog_size: int = 60,
+    devices_per_sku: int = 4,
+) -> World:
+    """A world on a token of its own, its pacing scaled, quantity sync still off.
+
+    Tests turn the sync on once listings are imported, so the quantity workflow
+    the import wakes does not race the pass under test.
+    """
+    token = f"quantity-{uuid.uuid4().hex}"
+    pacer_for_token(token, Limits(time_scale=SCALE))
+    monkeypatch.setenv(TOKEN_VARIABLE, token)
+    config = SandboxConfig(
+        merchants=[MerchantConfig(name=MERCHANT, token=token)],
+        seed=11,
+        time_scale=SCALE,
+        catalog_size=catalog_size,
+    )
+    world = make_world(
+        session_factory,
+        env.client,
+        task_queue,
+        config=config,
+        mapped_skus=mapped_skus,
+        devices_per_sku=devices_per_sku,
+    )
+    return world
