@@ -4,9 +4,10 @@ import typer
 
 from bmsync.commands import (
     accounts,
+    api_cmd,
     catalog,
-    demo_cmd,
     codec_cmd,
+    demo_cmd,
     doctor,
     inventory,
     listings,
@@ -39,3 +40,4 @@ app.add_typer(orders.app, name="orders")
 app.add_typer(listings.app, name="listings")
 app.add_typer(quantities.app, name="quantities")
 app.add_typer(pricing.app, name="pricing")
+api_cmd.register(app)

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from api.app import create_app
+from bmsync.cli import app as cli
 from database.models import AccountSettings, InventoryItem
 from runtime.order_client import OrderClient
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
@@ -282,3 +284,12 @@ async def test_bad_stock_fields_are_named_and_nothing_is_stored(
     assert answer.status_code == 422, answer.text
     assert field_of(answer.json()) == [field]
     assert stock_count(world) == before
+
+
+def test_the_api_command_wants_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BMSYNC_API_TOKEN", raising=False)
+
+    result = CliRunner().invoke(cli, ["api", "--port", "8799"])
+
+    assert result.exit_code == 1
+    assert "set BMSYNC_API_TOKEN" in result.stderr

@@ -1,0 +1,65 @@
+"""`bmsync api`: serve the HTTP API with uvicorn."""
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.app import create_app
+from bmsync.commands._db import fail
+from bmsync.commands.runtime_cmds import setup_logging
+from database.session import make_engine, make_session_factory
+from runtime.embedded import StartError
+from runtime.order_client import OrderClient
+from runtime.quantity_client import notify_stock_changed
+from runtime.settings import Settings, get_settings
+from runtime.stack import Stack
+
+TOKEN_VARIABLE = "BMSYNC_API_TOKEN"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("api")(serve)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8700,
+    verbose: bool = False,
+) -> None:
+    """Serve the HTTP API until Ctrl-C; callers send BMSYNC_API_TOKEN as a bearer."""
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
+    if not token:
+        fail(f"set {TOKEN_VARIABLE} to the token callers must send")
+    setup_logging(verbose)
+    try:
+        asyncio.run(_serve(get_settings(), token, host, port))
+    except StartError as exc:
+        fail(str(exc))
+
+
+async def _serve(settings: Settings, token: str, host: str, port: int) -> None:
+    async with Stack(settings) as stack:
+        engine = make_engine(stack.database_url)
+        client = stack.client
+
+        async def notify_stock(account_ids: list[int]) -> None:
+            await notify_stock_changed(
+                client, settings.task_queue, account_ids, reason="stock added (API)"
+            )
+
+        try:
+            app = create_app(
+                make_session_factory(engine),
+                OrderClient(client, settings.task_queue),
+                token,
+                notify_stock=notify_stock,
+            )
+            # log_config=None keeps the logging set up above: uvicorn's own would
+            # replace it.
+            config = uvicorn.Config(app, host=host, port=port, log_config=None)
+            await uvicorn.Server(config).serve()
+        finally:
+            engine.dispose()
