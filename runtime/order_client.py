@@ -13,6 +13,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
@@ -76,6 +77,11 @@ class OrderClient:
             return await self.client.execute_update_with_start_workflow(
                 update, request, start_workflow_operation=start
             )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise OrderRequestError(
+                f"order {order_id} did not answer in time; the request may still "
+                "take effect: check the order before repeating it"
+            ) from None
         except (WorkflowUpdateFailedError, RPCError) as exc:
             # The start half failed with the update; collect it so it is not
             # reported as an exception nobody read.

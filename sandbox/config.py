@@ -96,3 +96,6 @@ class SandboxConfig(BaseModel):
     faults: list[FaultRule] = Field(default_factory=list)
     # When set, /_sandbox/ calls need the header `X-Sandbox-Admin: <admin_token>`.
     admin_token: str | None = None
+    # Added to order, orderline and care-folder ids, so that a sandbox started
+    # again does not reuse the ids an earlier one handed to the same database.
+    id_base: int = Field(default=0, ge=0)

@@ -366,12 +366,13 @@ class SandboxState:
         self._pending_tasks: list[BulkTask] = []
         self.writes: list[WriteRecord] = []
         self.served: Counter[int] = Counter()
+        base = config.id_base
         self._next = {
             "listing": 300000,
-            "order": 41000000,
-            "line": 52000000,
+            "order": 41000000 + base,
+            "line": 52000000 + base,
             "task": 9100,
-            "care": 710000,
+            "care": 710000 + base,
         }
         self._seed_catalog()
 

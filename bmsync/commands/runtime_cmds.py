@@ -2,7 +2,9 @@
 
 import asyncio
 import logging
+import time
 import urllib.request
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 import typer
@@ -12,7 +14,9 @@ from rich.table import Table
 
 import starter
 import worker
+from bmsync.demo import DemoConfig, DemoWorld, demo_merchant, prepare_account
 from database.migrate import current_revision, head_revision, upgrade
+from database.session import make_engine, make_session_factory
 from runtime.embedded import (
     EmbeddedPostgres,
     EmbeddedTemporal,
@@ -21,11 +25,13 @@ from runtime.embedded import (
 )
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack
-from sandbox.config import SandboxConfig
+from sandbox.config import MarketConfig, SandboxConfig
 from sandbox.server import SandboxServer
 
 console = Console()
 errors = Console(stderr=True)
+
+SANDBOX_ACCOUNT = "sandbox"
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -116,28 +122,44 @@ def register(app: typer.Typer) -> None:
 async def _up(settings: Settings, with_sandbox: bool) -> None:
     stop = asyncio.Event()
     worker.stop_on_signals(stop)
-    async with Stack(settings) as stack:
+    async with Stack(settings) as stack, AsyncExitStack() as parts:
         sandbox_url = None
-        sandbox_server = None
         if with_sandbox:
-            sandbox_server = SandboxServer(SandboxConfig(), port=settings.sandbox_port)
-            await sandbox_server.__aenter__()
-            sandbox_url = sandbox_server.base_url
-        try:
-            worker_task = asyncio.create_task(worker.run_worker(stack, stop))
-            await starter.apply_for_database(
-                stack.client, stack.database_url, settings.task_queue
+            sandbox = await parts.enter_async_context(
+                SandboxServer(
+                    SandboxConfig(
+                        merchants=[demo_merchant()],
+                        market=MarketConfig(enabled=True, orders_per_minute=2),
+                        id_base=int(time.time()) * 1000,
+                    ),
+                    port=settings.sandbox_port,
+                )
             )
-            console.print("[bold green]ready[/bold green]")
-            console.print(f"  Temporal UI   {settings.ui_url()}")
-            console.print(f"  Temporal      {stack.temporal_address}")
-            if sandbox_url:
-                console.print(f"  Sandbox       {sandbox_url}")
-            console.print("  Stop with Ctrl-C.")
-            await worker_task
-        finally:
-            if sandbox_server is not None:
-                await sandbox_server.__aexit__(None, None, None)
+            sandbox_url = sandbox.base_url
+            engine = make_engine(stack.database_url, pool_size=1)
+            parts.callback(engine.dispose)
+            world = DemoWorld(
+                session_factory=make_session_factory(engine),
+                temporal=stack.client,
+                task_queue=settings.task_queue,
+                sandbox=sandbox.state,
+                sandbox_url=sandbox.base_url,
+                state_dir=settings.state_dir,
+            )
+            prepare_account(world, DemoConfig(), name=SANDBOX_ACCOUNT)
+        worker_task = asyncio.create_task(worker.run_worker(stack, stop))
+        await starter.apply_for_database(
+            stack.client, stack.database_url, settings.task_queue
+        )
+        console.print("[bold green]ready[/bold green]")
+        console.print(f"  Temporal UI   {settings.ui_url()}")
+        console.print(f"  Temporal      {stack.temporal_address}")
+        if sandbox_url:
+            console.print(
+                f"  Sandbox       {sandbox_url}  (account {SANDBOX_ACCOUNT!r})"
+            )
+        console.print("  Stop with Ctrl-C.")
+        await worker_task
 
 
 async def _status(settings: Settings) -> None:
