@@ -112,15 +112,15 @@ class QuantityActivities:
 
     @activity.defn
     async def notify_stock_changed(self, input: NotifyStockChangedInput) -> int:
-        """Wake the quantity sync of the given accounts and of every syncing one.
+        """Wake the quantity sync of every account that syncs quantities.
 
-        Stock is shared by every account, so a change seen through one order may
-        move the quantities of all of them.
+        Stock is shared by every account, so a change seen through one account's
+        order may move the quantities of all of them; accounts that do not sync
+        are left alone rather than woken to find nothing to do.
         """
-        syncing = await asyncio.to_thread(self._syncing_accounts)
-        account_ids = sorted(set(input.account_ids) | set(syncing))
+        account_ids = await asyncio.to_thread(self._syncing_accounts)
         await notify_stock_changed(
-            self.deps.temporal, self.deps.task_queue, account_ids
+            self.deps.temporal, self.deps.task_queue, account_ids, input.reason
         )
         return len(account_ids)
 

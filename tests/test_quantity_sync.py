@@ -50,12 +50,8 @@ def world(
 
 
 async def import_then_enable(world: World) -> ImportListingsResult:
-    """Import listings, let the quantity workflow the import woke end, sync on."""
+    """Import listings with the sync off (nothing is woken), then turn it on."""
     imported = await world.run_listing_import()
-    handle = world.client.get_workflow_handle_for(
-        QuantitySyncWorkflow.run, quantity_sync_workflow_id(world.account_id)
-    )
-    await handle.result()
     world.set_settings(quantity_sync=True)
     return imported
 
@@ -303,3 +299,18 @@ async def test_a_404_and_a_429_in_a_200_listing_push_stop_nothing_else(
         line for line in log_lines(world, "quantity_push") if line.result == "failed"
     ]
     assert [line.error_class for line in failures] == ["BackMarketNotFound"]
+
+
+async def test_an_imported_order_wakes_the_quantity_sync(world: World) -> None:
+    sku = world.skus[0]
+    async with world.worker():
+        await import_then_enable(world)
+        await world.run_reconcile()
+        world.add_devices(sku, 2)
+        world.place_order((sku, 1))
+        await world.run_import()
+        state = await wait_for_pass(world, lambda: world.sandbox_quantity(sku) == 5)
+
+    # 6 devices, one of them sold: the import's notification alone got it there.
+    assert state.last_result is not None and state.last_result.failed == 0
+    assert world.listing(sku).last_pushed_quantity == 5

@@ -75,6 +75,7 @@ class OrderWorkflow:
         self.loaded = False
         self.wake = False
         self.write_lock = asyncio.Lock()
+        self.notices: set[asyncio.Future[int]] = set()
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderState:
@@ -102,7 +103,9 @@ class OrderWorkflow:
             await workflow.wait_condition(lambda: self.wake)
 
         await self._record_phase()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self.notices
+        )
         return self.state()
 
     @workflow.signal
@@ -509,20 +512,24 @@ class OrderWorkflow:
         workflow.logger.info(
             "order phase", extra={"order_id": self.order_id, "phase": self.phase}
         )
-        await self._notify_stock_changed()
+        self._notify_stock_changed()
 
-    async def _notify_stock_changed(self) -> None:
-        """Every phase change may move stock (open, committed, released, shipped)."""
-        try:
-            await workflow.execute_activity_method(
-                QuantityActivities.notify_stock_changed,
-                NotifyStockChangedInput(
-                    account_ids=[self.account_id], reason=f"order {self.phase.value}"
-                ),
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-            )
-        except ActivityError:
+    def _notify_stock_changed(self) -> None:
+        """Every phase change may move stock; the order does not wait for it."""
+        notice = workflow.start_activity_method(
+            QuantityActivities.notify_stock_changed,
+            NotifyStockChangedInput(
+                account_ids=[self.account_id], reason=f"order {self.phase.value}"
+            ),
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
+        self.notices.add(notice)
+        notice.add_done_callback(self._notice_done)
+
+    def _notice_done(self, notice: asyncio.Future[int]) -> None:
+        self.notices.discard(notice)
+        if not notice.cancelled() and notice.exception() is not None:
             # The periodic reconcile catches what a lost notification misses.
             workflow.logger.warning(
                 "could not notify the quantity sync", extra={"order_id": self.order_id}
