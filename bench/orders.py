@@ -1,0 +1,170 @@
+"""Run orders end to end against the sandbox at Back Market's real rate limits.
+
+    python bench/orders.py [--orders 60 --import-interval 30 --placing-s 60]
+
+Starts an embedded Postgres (unless DATABASE_URL is set), the Temporal dev server and
+the sandbox over real HTTP with its limits on, then lets the sandbox's customers
+place orders while the worker imports and accepts them and a scripted operator
+commits devices and ships. The last line of output is one JSON object whose keys
+carry their units.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from activities.deps import ActivityDeps, BackMarketClients  # noqa: E402
+from bmsync.demo import (  # noqa: E402
+    MERCHANT,
+    DemoConfig,
+    DemoWorld,
+    demo_merchant,
+    prepare_account,
+    run_scenario,
+)
+from database.migrate import upgrade  # noqa: E402
+from database.session import make_engine, make_session_factory  # noqa: E402
+from runtime.embedded import EmbeddedPostgres, venv_binary  # noqa: E402
+from runtime.temporal import data_converter  # noqa: E402
+from sandbox.config import SandboxConfig  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
+from starter import apply_schedules, desired_schedules, load_accounts  # noqa: E402
+from worker import build_worker  # noqa: E402
+
+# Back Market's general budget: about 200 requests in any 10 seconds.
+GENERAL_BUDGET_PER_S = 200 / 10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=60)
+    parser.add_argument("--import-interval", type=int, default=30)
+    parser.add_argument("--placing-s", type=float, default=60.0)
+    parser.add_argument("--timeout-s", type=float, default=600.0)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args))))
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="bmsync-bench-") as tmp:
+        state = Path(tmp)
+        server = None
+        database_url = os.environ.get("DATABASE_URL")
+        if database_url is None:
+            server = EmbeddedPostgres(state / "pg")
+            database_url = server.start()
+        upgrade(database_url)
+        engine = make_engine(database_url)
+        try:
+            return await _measure(args, state, make_session_factory(engine))
+        finally:
+            engine.dispose()
+            if server is not None:
+                server.stop()
+
+
+async def _measure(
+    args: argparse.Namespace, state: Path, factory: sessionmaker[Session]
+) -> dict[str, object]:
+    config = DemoConfig(
+        orders=args.orders,
+        import_interval_s=args.import_interval,
+        placing_s=args.placing_s,
+        timeout_s=args.timeout_s,
+        devices_per_sku=8,
+    )
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(),
+        dev_server_existing_path=str(venv_binary("temporal")),
+        ui=False,
+    )
+    task_queue = "bench-orders"
+    try:
+        async with SandboxServer(
+            SandboxConfig(merchants=[demo_merchant()], seed=5)
+        ) as sandbox:
+            world = DemoWorld(
+                session_factory=factory,
+                temporal=env.client,
+                task_queue=task_queue,
+                sandbox=sandbox.state,
+                sandbox_url=sandbox.base_url,
+                state_dir=state,
+            )
+            account_id, skus = prepare_account(world, config)
+            deps = ActivityDeps(
+                session_factory=factory,
+                clients=BackMarketClients(factory, state_dir=state),
+                temporal=env.client,
+                task_queue=task_queue,
+            )
+            with sandbox.state.lock:
+                served_before = sum(sandbox.state.served.values())
+            async with build_worker(env.client, task_queue, deps, 5):
+                await apply_schedules(
+                    env.client, task_queue, desired_schedules(load_accounts(factory))
+                )
+                started = time.monotonic()
+                report = await run_scenario(world, account_id, skus, config)
+                elapsed = time.monotonic() - started
+            await deps.clients.close()
+            latencies = _validation_latencies(sandbox)
+            with sandbox.state.lock:
+                requests = sum(sandbox.state.served.values()) - served_before
+                throttled = sum(sandbox.state.limiter.refused.values())
+    finally:
+        await env.shutdown()
+
+    finished = int(report.figures["orders_placed"])
+    return {
+        "orders": finished,
+        "problems": len(report.problems),
+        "elapsed_s": round(elapsed, 1),
+        "orders_per_s": round(finished / elapsed, 3),
+        "api_requests": requests,
+        "api_budget_used_share": round(requests / (elapsed * GENERAL_BUDGET_PER_S), 3),
+        "http_429": throttled,
+        "import_interval_s": args.import_interval,
+        "validated_p50_s": round(statistics.median(latencies), 2),
+        "validated_p95_s": round(_percentile(latencies, 0.95), 2),
+    }
+
+
+def _validation_latencies(sandbox: SandboxServer) -> list[float]:
+    """Seconds from an order appearing on Back Market to its last line accepted."""
+    with sandbox.state.lock:
+        created = {
+            order.order_id: order.date_creation.timestamp()
+            for order in sandbox.state.orders.values()
+            if order.merchant == MERCHANT
+        }
+        accepted: dict[int, float] = {}
+        for write in sandbox.state.writes:
+            body = write.body if isinstance(write.body, dict) else {}
+            if write.applied and body.get("new_state") == 2:
+                order_id = int(write.path.rsplit("/", 1)[1])
+                stamp = datetime.fromisoformat(write.time).timestamp()
+                accepted[order_id] = max(accepted.get(order_id, 0.0), stamp)
+    return [accepted[key] - created[key] for key in accepted if key in created]
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+if __name__ == "__main__":
+    main()
