@@ -226,7 +226,21 @@ class QuantityPass:
             targets = calculated_quantities(
                 session, self.account_id, self.input.listing_ids
             )
-            rows = listings_by_id(session, (q.listing_id for q in targets))
+            # Plain rows, not ORM objects: a pass may look at tens of thousands.
+            rows = {
+                row.id: row
+                for row in session.execute(
+                    select(
+                        Listing.id,
+                        Listing.backmarket_uuid,
+                        Listing.sku,
+                        Listing.quantity,
+                        Listing.last_pushed_quantity,
+                        Listing.gone_from_backmarket,
+                        Listing.foreign_write_at,
+                    ).where(Listing.account_id == self.account_id)
+                )
+            }
         candidates = []
         for quantity in targets:
             row = rows[quantity.listing_id]
@@ -234,7 +248,7 @@ class QuantityPass:
                 continue
             if quantity.quantity is None:
                 self.result.skipped += 1
-                self._plan(row, None, "skip", quantity.reason)
+                self._plan(row.id, row.sku, row.quantity, None, "skip", quantity.reason)
                 continue
             flagged = row.foreign_write_at is not None
             if not self.input.full:
@@ -244,7 +258,14 @@ class QuantityPass:
                 if flagged and not self.overwrite:
                     # Left to the other system until the reconcile looks again.
                     self.result.skipped += 1
-                    self._plan(row, quantity.quantity, "skip", "foreign write")
+                    self._plan(
+                        row.id,
+                        row.sku,
+                        row.quantity,
+                        quantity.quantity,
+                        "skip",
+                        "foreign write",
+                    )
                     continue
             candidates.append(
                 _Candidate(
@@ -418,7 +439,7 @@ class QuantityPass:
             row = session.get(Listing, candidate.listing_id)
             assert row is not None
             action, value, note = self._decide(session, row, candidate, current)
-            self._plan(row, value, action, note, current)
+            self._plan(row.id, row.sku, current, value, action, note)
             if action == "foreign":
                 self.result.flagged += 1
                 if not dry:
@@ -579,19 +600,20 @@ class QuantityPass:
 
     def _plan(
         self,
-        row: Listing,
+        listing_id: int,
+        sku: str,
+        backmarket_quantity: int | None,
         target: int | None,
         action: str,
         note: str | None,
-        current: int | None = None,
     ) -> None:
         if not self.input.dry_run or len(self.result.plan) >= PLAN_SHOWN:
             return
         self.result.plan.append(
             PlannedPush(
-                listing_id=row.id,
-                sku=row.sku,
-                backmarket_quantity=current if current is not None else row.quantity,
+                listing_id=listing_id,
+                sku=sku,
+                backmarket_quantity=backmarket_quantity,
                 target=target,
                 action=action,
                 note=note,
@@ -601,17 +623,8 @@ class QuantityPass:
     def _plan_entry(
         self, candidate: _Candidate, target: int | None, action: str, note: str
     ) -> None:
-        if not self.input.dry_run or len(self.result.plan) >= PLAN_SHOWN:
-            return
-        self.result.plan.append(
-            PlannedPush(
-                listing_id=candidate.listing_id,
-                sku=candidate.sku,
-                backmarket_quantity=candidate.known,
-                target=target,
-                action=action,
-                note=note,
-            )
+        self._plan(
+            candidate.listing_id, candidate.sku, candidate.known, target, action, note
         )
 
 
