@@ -27,7 +27,6 @@ from api.models import (
 from api.stock import FieldProblem, StockAdded, add_stock
 from api.summary import OrderSummary, order_summary
 from database.accounts import get_account
-from database.inventory import find_sales_order
 from domain.orders import (
     AddShipmentInput,
     AddShipmentResult,
@@ -68,9 +67,7 @@ def create_app(
         account: str, order_id: int, body: CommitRequest
     ) -> CommitInventoryResult:
         """Commit a device to an orderline; its IMEI goes to Back Market when due."""
-        account_id = await run_in_threadpool(
-            _imported_order, session_factory, account, order_id
-        )
+        account_id = await run_in_threadpool(_account_id, session_factory, account)
         request = CommitInventoryInput(
             orderline_id=body.orderline_id,
             identifier=body.identifier,
@@ -83,7 +80,7 @@ def create_app(
                 "commit refused",
                 extra={"order_id": order_id, "orderline_id": body.orderline_id},
             )
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+            raise HTTPException(_refusal_status(exc), str(exc)) from None
         log.info(
             "device committed",
             extra={
@@ -102,9 +99,7 @@ def create_app(
         account: str, order_id: int, body: ShipmentRequest
     ) -> AddShipmentResult:
         """Add a tracking number; held until every line is validated, then sent."""
-        account_id = await run_in_threadpool(
-            _imported_order, session_factory, account, order_id
-        )
+        account_id = await run_in_threadpool(_account_id, session_factory, account)
         request = AddShipmentInput(
             tracking_number=body.tracking_number, carrier=body.carrier, url=body.url
         )
@@ -112,7 +107,7 @@ def create_app(
             result = await order_client.add_shipment(account_id, order_id, request)
         except OrderRequestError as exc:
             log.info("shipment refused", extra={"order_id": order_id})
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+            raise HTTPException(_refusal_status(exc), str(exc)) from None
         log.info("shipment added", extra={"order_id": order_id, "held": result.held})
         return result
 
@@ -205,24 +200,11 @@ def _account_id(session_factory: sessionmaker[Session], name: str) -> int:
         return account.id
 
 
-def _imported_order(
-    session_factory: sessionmaker[Session], account: str, order_id: int
-) -> int:
-    """The account's id, once the order is known to be imported.
-
-    Requests for an order the import has not stored yet are refused rather than
-    handed to a workflow that would first look the order up on Back Market: that
-    workflow cannot answer for an order Back Market does not know either, and the
-    caller would wait on it. A shipping tool only ships imported orders anyway.
-    """
-    account_id = _account_id(session_factory, account)
-    with session_factory() as session:
-        if find_sales_order(session, account_id, order_id) is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                f"order {order_id} of account {account!r} is not imported (yet)",
-            )
-    return account_id
+def _refusal_status(exc: OrderRequestError) -> int:
+    """404 when Back Market does not know the order; 409 for a broken rule."""
+    if exc.kind == "OrderUnavailable":
+        return status.HTTP_404_NOT_FOUND
+    return status.HTTP_409_CONFLICT
 
 
 def _summary(

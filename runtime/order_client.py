@@ -38,7 +38,15 @@ Out = TypeVar("Out", bound=BaseModel)
 
 
 class OrderRequestError(Exception):
-    """The workflow refused the request; the message says which rule."""
+    """The workflow refused the request; the message says which rule.
+
+    `kind` is the refusal's type, e.g. "CommitRejected", or "OrderUnavailable" when
+    Back Market does not know the order.
+    """
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class OrderClient:
@@ -87,7 +95,7 @@ class OrderClient:
             # reported as an exception nobody read.
             with suppress(Exception):
                 await start.workflow_handle()
-            raise OrderRequestError(_reason(exc, order_id)) from None
+            raise OrderRequestError(_reason(exc, order_id), _kind(exc)) from None
 
     async def state(self, account_id: int, order_id: int) -> OrderState | None:
         """The workflow's view of the order, or None when it never ran."""
@@ -111,6 +119,13 @@ class OrderClient:
             # A finished order is not reopened by a late request.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
+
+
+def _kind(exc: Exception) -> str | None:
+    cause: BaseException | None = getattr(exc, "cause", None)
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return cause.type if isinstance(cause, ApplicationError) else None
 
 
 def _reason(exc: Exception, order_id: int) -> str:

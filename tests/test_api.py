@@ -139,21 +139,40 @@ async def test_a_bad_imei_is_refused_naming_the_identifier(
 async def test_unknown_orders_and_accounts_are_404s(
     world: World, api: httpx.AsyncClient
 ) -> None:
-    never_imported = world.place_order((world.skus[0], 1))
-    path = orders_path(world, never_imported)
+    unknown = 99_999_999
+    path = orders_path(world, unknown)
 
-    commit = await api.post(
-        f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
-    )
-    ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-404"})
+    async with world.worker():
+        commit = await api.post(
+            f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
+        )
+        ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-404"})
     read = await api.get(path)
     no_account = await api.get("/v1/accounts/nobody/orders/1")
 
     assert [commit.status_code, ship.status_code, read.status_code] == [404] * 3
-    assert f"order {never_imported}" in commit.json()["detail"]
-    assert "not imported" in ship.json()["detail"]
+    assert f"/ws/orders/{unknown}" in commit.json()["detail"]
+    assert f"/ws/orders/{unknown}" in ship.json()["detail"]
+    assert f"order {unknown}" in read.json()["detail"]
     assert no_account.status_code == 404
     assert "'nobody'" in no_account.json()["detail"]
+
+
+async def test_a_shipment_for_an_order_not_imported_yet_is_held_not_refused(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1))
+
+    async with world.worker():
+        ship = await api.post(
+            f"{orders_path(world, order_id)}/shipments",
+            json={"tracking_number": "T-EARLY"},
+        )
+
+    assert ship.status_code == 201, ship.text
+    assert ship.json()["held"] is True
+    assert world.applied_bodies(order_id) == []
 
 
 @pytest.mark.parametrize(

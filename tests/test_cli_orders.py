@@ -150,16 +150,17 @@ async def test_mistakes_get_one_line_on_stderr_and_exit_1(
     world: World, runner: CliRunner
 ) -> None:
     account = account_name(world)
-    not_imported = str(world.place_order((world.skus[0], 1)))
+    unknown = "99999999"
 
-    no_account = await bmsync(runner, "orders", "list", "nobody")
-    commit = await bmsync(
-        runner, "orders", "commit", account, not_imported, "1", "356938035643809"
-    )
-    ship = await bmsync(runner, "orders", "ship", account, not_imported, "T-1")
-    show = await bmsync(runner, "orders", "show", "nobody", "1")
+    async with world.worker():
+        no_account = await bmsync(runner, "orders", "list", "nobody")
+        commit = await bmsync(
+            runner, "orders", "commit", account, unknown, "1", "356938035643809"
+        )
+        ship = await bmsync(runner, "orders", "ship", account, unknown, "T-1")
+        show = await bmsync(runner, "orders", "show", "nobody", "1")
 
     assert_one_line_error(no_account, "no account named 'nobody'")
-    assert_one_line_error(commit, "is not imported")
-    assert_one_line_error(ship, f"bmsync doctor order {account} {not_imported}")
+    assert_one_line_error(commit, f"/ws/orders/{unknown}")
+    assert_one_line_error(ship, f"/ws/orders/{unknown}")
     assert_one_line_error(show, "no account named 'nobody'")

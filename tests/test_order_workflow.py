@@ -292,3 +292,21 @@ async def test_a_finished_order_refuses_late_requests(world: World) -> None:
 
     ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
     assert len(ships) == 1 and ships[0]["tracking_number"] == "T-1"
+
+
+async def test_a_commit_for_an_order_back_market_does_not_know_is_refused(
+    world: World,
+) -> None:
+    orders = OrderClient(world.client, world.task_queue)
+
+    async with world.worker():
+        with pytest.raises(OrderRequestError, match="404"):
+            await orders.commit_inventory(
+                world.account_id,
+                99999999,
+                CommitInventoryInput(
+                    orderline_id=1, identifier=world.devices[world.skus[0]][0]
+                ),
+            )
+
+    assert world.open_commits() == 0

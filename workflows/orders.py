@@ -73,6 +73,8 @@ class OrderWorkflow:
         self.recorded_phase: OrderPhase | None = None
         self.notes: list[str] = []
         self.loaded = False
+        # Why the order cannot be read, when it cannot; requests are refused with it.
+        self.unavailable: str | None = None
         self.wake = False
         self.write_lock = asyncio.Lock()
         self.notices: set[asyncio.Future[int]] = set()
@@ -81,12 +83,21 @@ class OrderWorkflow:
     async def run(self, input: OrderWorkflowInput) -> OrderState:
         if not self.observations:
             # Started by a commit or a shipment rather than by the import.
-            observed = await workflow.execute_activity_method(
-                OrderActivities.refresh_order,
-                OrderRef(account_id=self.account_id, order_id=self.order_id),
-                start_to_close_timeout=BACKMARKET_TIMEOUT,
-                retry_policy=BACKMARKET_RETRY,
-            )
+            try:
+                observed = await workflow.execute_activity_method(
+                    OrderActivities.refresh_order,
+                    OrderRef(account_id=self.account_id, order_id=self.order_id),
+                    start_to_close_timeout=BACKMARKET_TIMEOUT,
+                    retry_policy=BACKMARKET_RETRY,
+                )
+            except ActivityError as err:
+                # Back Market does not know the order (or the account is broken):
+                # answer the waiting requests with why, then fail this run so that
+                # a later request may start afresh.
+                refusal = _rule_broken(err)
+                self.unavailable = str(refusal)
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                raise refusal from None
             self.observations.append(observed)
 
         while True:
@@ -128,7 +139,7 @@ class OrderWorkflow:
     @workflow.update
     async def validate(self, input: ValidateOrderInput) -> ValidateOrderResult:
         """Accept lines on Back Market, as an operator asked."""
-        await workflow.wait_condition(lambda: self.loaded)
+        await self._wait_loaded()
         wanted = input.orderline_ids or list(self.lines)
         accepted, skipped = [], []
         for orderline_id in wanted:
@@ -152,7 +163,7 @@ class OrderWorkflow:
         self, input: CommitInventoryInput
     ) -> CommitInventoryResult:
         """Record which device fulfils an orderline; its IMEI follows when it may."""
-        await workflow.wait_condition(lambda: self.loaded)
+        await self._wait_loaded()
         self._check_line_open_for_commit(input.orderline_id)
         line = self.lines[input.orderline_id]
         try:
@@ -200,7 +211,7 @@ class OrderWorkflow:
     @workflow.update
     async def add_shipment(self, input: AddShipmentInput) -> AddShipmentResult:
         """Record a shipment; it goes to Back Market once every line is validated."""
-        await workflow.wait_condition(lambda: self.loaded)
+        await self._wait_loaded()
         self._check_can_ship()
         await workflow.execute_activity_method(
             OrderActivities.record_shipment,
@@ -229,6 +240,15 @@ class OrderWorkflow:
             raise ValueError("tracking_number is empty")
         if self.loaded:
             self._check_can_ship()
+
+    async def _wait_loaded(self) -> None:
+        await workflow.wait_condition(
+            lambda: self.loaded or self.unavailable is not None
+        )
+        if self.unavailable is not None:
+            raise ApplicationError(
+                self.unavailable, type="OrderUnavailable", non_retryable=True
+            )
 
     def _check_line_open_for_commit(self, orderline_id: int) -> None:
         self._check_not_finished()

@@ -170,7 +170,7 @@ def validate(
     timeout: Timeout = 60.0,
 ) -> None:
     """Accept the order's lines on Back Market (every paid line by default)."""
-    account_id = _imported_order(account, order_id)
+    account_id = _account_id(account)
     request = ValidateOrderInput(orderline_ids=line or None)
     result = _change(
         lambda orders: orders.validate(account_id, order_id, request), timeout
@@ -199,7 +199,7 @@ def commit(
     """Commit a device to an orderline."""
     if not identifier.strip():
         fail("the identifier is empty", 2)
-    account_id = _imported_order(account, order_id)
+    account_id = _account_id(account)
     request = CommitInventoryInput(
         orderline_id=orderline,
         identifier=identifier.strip(),
@@ -228,7 +228,7 @@ def ship(
     """Add a shipment; it goes to Back Market once every line is validated."""
     if not tracking.strip():
         fail("the tracking number is empty", 2)
-    account_id = _imported_order(account, order_id)
+    account_id = _account_id(account)
     request = AddShipmentInput(
         tracking_number=tracking.strip(), carrier=carrier, url=url
     )
@@ -251,32 +251,6 @@ def _account_id(account: str) -> int:
             return require_account(session, account).id
         except AccountError as exc:
             fail(str(exc))
-
-
-def _imported_order(account: str, order_id: int) -> int:
-    """The account's id, once the order is imported; a clear exit otherwise.
-
-    As in the HTTP API, a request never starts the workflow of an order the import
-    has not stored: that workflow could not answer for an order Back Market does
-    not know either.
-    """
-    with command_session() as session:
-        try:
-            account_id = require_account(session, account).id
-        except AccountError as exc:
-            fail(str(exc))
-        order = session.scalar(
-            select(SalesOrder.id).where(
-                SalesOrder.account_id == account_id,
-                SalesOrder.external_order_id == order_id,
-            )
-        )
-    if order is None:
-        fail(
-            f"order {order_id} of account {account!r} is not imported (yet); "
-            f"see bmsync doctor order {account} {order_id}"
-        )
-    return account_id
 
 
 def _change(action: Callable[[OrderClient], Awaitable[T]], timeout: float) -> T:
