@@ -46,14 +46,22 @@ def build_worker(
         activities=build_activities(deps),
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         graceful_shutdown_timeout=timedelta(seconds=grace_seconds),
-        # The input models are plain pydantic classes with no IO; sharing them with
-        # the sandbox keeps one class per model, which pydantic's checks rely on.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "domain", "rich"
-            )
-        ),
+        workflow_runner=workflow_runner(),
         workflow_failure_exception_types=[Exception] if fail_on_workflow_bugs else [],
+    )
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox, sharing the modules that must stay one per process.
+
+    The input models are plain pydantic classes with no IO; sharing them keeps one
+    class per model, which pydantic's checks rely on. rich renders log lines that
+    workflows emit, and must not be imported afresh inside the sandbox.
+    """
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "domain", "rich"
+        )
     )
 
 
