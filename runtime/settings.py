@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     temporal_ui_url: str | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_UI_URL")
     )
+    codec_port: int = Field(
+        default=8081, validation_alias=AliasChoices("BMSYNC_CODEC_PORT")
+    )
     sandbox_port: int = Field(
         default=8600, validation_alias=AliasChoices("BMSYNC_SANDBOX_PORT")
     )

@@ -18,7 +18,13 @@ log = logging.getLogger(__name__)
 class Stack:
     """Finds or starts Postgres and Temporal; stops on exit only what it started."""
 
-    def __init__(self, settings: Settings, *, with_temporal: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        with_temporal: bool = True,
+        ui_codec_endpoint: str | None = None,
+    ) -> None:
         self.settings = settings
         self.with_temporal = with_temporal
         self.postgres = EmbeddedPostgres(settings.state_dir / "postgres")
@@ -27,6 +33,7 @@ class Stack:
             port=settings.temporal_port,
             ui_port=settings.temporal_ui_port,
             namespace=settings.temporal_namespace,
+            ui_codec_endpoint=ui_codec_endpoint,
         )
         self.database_url = ""
         self.temporal_address = ""

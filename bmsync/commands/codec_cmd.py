@@ -19,7 +19,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
 from runtime.codec import EncryptionCodec, PayloadKeyError, load_keys
-from runtime.settings import get_settings
+from runtime.settings import Settings, get_settings
 
 out = Console()
 
@@ -39,18 +39,23 @@ def codec_server(
 ) -> None:
     """Serve the payload codec so the Temporal UI shows decrypted payloads."""
     settings = get_settings()
-    configured = settings.payload_key
-    codec = EncryptionCodec(
-        load_keys(
-            configured.get_secret_value() if configured else None, settings.state_dir
-        )
-    )
+    codec = settings_codec(settings)
     origins = ui_origin or [settings.ui_url()]
     out.print(
         f"codec server on [bold]http://{host}:{port}[/bold], key "
         f"{codec.current_key_id}, for {', '.join(origins)}"
     )
     uvicorn.run(create_codec_app(codec, origins), host=host, port=port)
+
+
+def settings_codec(settings: Settings) -> EncryptionCodec:
+    """The codec holding the keys these settings name."""
+    configured = settings.payload_key
+    return EncryptionCodec(
+        load_keys(
+            configured.get_secret_value() if configured else None, settings.state_dir
+        )
+    )
 
 
 def create_codec_app(codec: PayloadCodec, origins: Sequence[str]) -> FastAPI:
