@@ -615,6 +615,8 @@ def upsert_backmarket_order(
                 external_state=line.state,
             )
             session.add(item)
+            if resolution.listing_id is not None:
+                _listing_sold(session, resolution.listing_id, line.quantity)
         stored.append(
             UpsertedLine(
                 orderline_id=line.orderline_id,
@@ -627,6 +629,19 @@ def upsert_backmarket_order(
     session.flush()
     return UpsertOrderResult(
         sales_order.id, created, status.name, unknown, changed, stored
+    )
+
+
+def _listing_sold(session: Session, listing_id: int, units: int) -> None:
+    """Back Market lowered the listing's quantity when the customer ordered.
+
+    Keeping that in what we believe Back Market holds lets the quantity sync see
+    the difference, and push the units back, when the line is later cancelled.
+    """
+    session.execute(
+        update(Listing)
+        .where(Listing.id == listing_id, Listing.quantity.is_not(None))
+        .values(quantity=func.greatest(Listing.quantity - units, 0))
     )
 
 
