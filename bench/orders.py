@@ -25,23 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from activities.deps import ActivityDeps, BackMarketClients  # noqa: E402
-from bmsync.demo import (  # noqa: E402
-    MERCHANT,
-    DemoConfig,
-    DemoWorld,
-    demo_merchant,
-    prepare_account,
-    run_scenario,
-)
+from bmsync.demo import MERCHANT, DemoConfig, run_with_worker  # noqa: E402
 from database.migrate import upgrade  # noqa: E402
 from database.session import make_engine, make_session_factory  # noqa: E402
 from runtime.embedded import EmbeddedPostgres, venv_binary  # noqa: E402
 from runtime.temporal import data_converter  # noqa: E402
-from sandbox.config import SandboxConfig  # noqa: E402
-from sandbox.server import SandboxServer  # noqa: E402
-from starter import apply_schedules, desired_schedules, load_accounts  # noqa: E402
-from worker import build_worker  # noqa: E402
+from sandbox.state import SandboxState  # noqa: E402
 
 # Back Market's general budget: about 200 requests in any 10 seconds.
 GENERAL_BUDGET_PER_S = 200 / 10
@@ -90,42 +79,18 @@ async def _measure(
         dev_server_existing_path=str(venv_binary("temporal")),
         ui=False,
     )
-    task_queue = "bench-orders"
     try:
-        async with SandboxServer(
-            SandboxConfig(merchants=[demo_merchant()], seed=5)
-        ) as sandbox:
-            world = DemoWorld(
-                session_factory=factory,
-                temporal=env.client,
-                task_queue=task_queue,
-                sandbox=sandbox.state,
-                sandbox_url=sandbox.base_url,
-                state_dir=state,
-            )
-            account_id, skus = prepare_account(world, config)
-            deps = ActivityDeps(
-                session_factory=factory,
-                clients=BackMarketClients(factory, state_dir=state),
-                temporal=env.client,
-                task_queue=task_queue,
-            )
-            with sandbox.state.lock:
-                served_before = sum(sandbox.state.served.values())
-            async with build_worker(env.client, task_queue, deps, 5):
-                await apply_schedules(
-                    env.client, task_queue, desired_schedules(load_accounts(factory))
-                )
-                started = time.monotonic()
-                report = await run_scenario(world, account_id, skus, config)
-                elapsed = time.monotonic() - started
-            await deps.clients.close()
-            latencies = _validation_latencies(sandbox)
-            with sandbox.state.lock:
-                requests = sum(sandbox.state.served.values()) - served_before
-                throttled = sum(sandbox.state.limiter.refused.values())
+        started = time.monotonic()
+        report, sandbox = await run_with_worker(
+            env.client, "bench-orders", factory, state, config
+        )
+        elapsed = time.monotonic() - started
     finally:
         await env.shutdown()
+    latencies = _validation_latencies(sandbox)
+    with sandbox.lock:
+        requests = sum(sandbox.served.values())
+        throttled = sum(sandbox.limiter.refused.values())
 
     finished = int(report.figures["orders_placed"])
     return {
@@ -142,16 +107,16 @@ async def _measure(
     }
 
 
-def _validation_latencies(sandbox: SandboxServer) -> list[float]:
+def _validation_latencies(sandbox: SandboxState) -> list[float]:
     """Seconds from an order appearing on Back Market to its last line accepted."""
-    with sandbox.state.lock:
+    with sandbox.lock:
         created = {
             order.order_id: order.date_creation.timestamp()
-            for order in sandbox.state.orders.values()
+            for order in sandbox.orders.values()
             if order.merchant == MERCHANT
         }
         accepted: dict[int, float] = {}
-        for write in sandbox.state.writes:
+        for write in sandbox.writes:
             body = write.body if isinstance(write.body, dict) else {}
             if write.applied and body.get("new_state") == 2:
                 order_id = int(write.path.rsplit("/", 1)[1])

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from activities.deps import ActivityDeps, BackMarketClients
 from database.accounts import create_account, encrypt_token, get_account
 from database.inventory import (
     add_inventory_item,
@@ -34,13 +35,18 @@ from database.inventory import (
 from database.models import (
     Commit,
     InventoryItem,
+    Listing,
+    OrderItem,
+    Rma,
     SalesOrder,
     SalesOrderStatus,
     Sku,
     SyncLogEntry,
 )
+from database.quantity import calculated_quantities
 from domain.imei import luhn_check_digit
 from domain.inventory import VariationSpec
+from domain.listings import ImportListingsInput
 from domain.orders import (
     LINE_STATES_CLOSED,
     AddShipmentInput,
@@ -48,10 +54,20 @@ from domain.orders import (
     OrderPhase,
     OrderState,
 )
+from domain.quantities import PushQuantitiesResult, ReconcileQuantitiesInput
+from domain.returns import ImportReturnsInput
 from runtime.order_client import OrderClient, OrderRequestError
-from sandbox.config import MerchantConfig
+from sandbox.config import MerchantConfig, SandboxConfig
+from sandbox.server import SandboxServer
 from sandbox.state import Order as SandboxOrder
 from sandbox.state import SandboxState
+from starter import apply_schedules, desired_schedules, load_accounts
+from worker import build_worker
+from workflows import (
+    ImportListingsWorkflow,
+    ImportReturnsWorkflow,
+    ReconcileQuantitiesWorkflow,
+)
 
 MERCHANT = "Demo Refurb"
 OPERATORS = 16
@@ -67,6 +83,64 @@ SHIP_PHASES = {
 
 def demo_merchant() -> MerchantConfig:
     return MerchantConfig(name=MERCHANT, token=SANDBOX_TOKEN, company="DemoRefurb")
+
+
+def demo_sandbox(seed: int, **changes: Any) -> SandboxConfig:
+    """The sandbox a demo runs against; its bulk tasks take seconds, not minutes."""
+    return SandboxConfig(
+        merchants=[demo_merchant()], seed=seed, task_delay_s=5, **changes
+    )
+
+
+async def run_with_worker(
+    temporal: Client,
+    task_queue: str,
+    session_factory: sessionmaker[Session],
+    state_dir: Path,
+    config: DemoConfig,
+    fail_on_workflow_bugs: bool = False,
+) -> tuple[DemoReport, SandboxState]:
+    """The scenario with a worker and the account's schedules of its own.
+
+    For tests and benchmarks on a Temporal server that others may share: it adds
+    only its account's schedules and removes them when done.
+    """
+    async with SandboxServer(demo_sandbox(config.seed)) as sandbox:
+        world = DemoWorld(
+            session_factory=session_factory,
+            temporal=temporal,
+            task_queue=task_queue,
+            sandbox=sandbox.state,
+            sandbox_url=sandbox.base_url,
+            state_dir=state_dir,
+        )
+        account_id, skus = prepare_account(world, config)
+        deps = ActivityDeps(
+            session_factory=session_factory,
+            clients=BackMarketClients(session_factory, state_dir=state_dir),
+            temporal=temporal,
+            task_queue=task_queue,
+        )
+        desired = [
+            schedule
+            for schedule in desired_schedules(load_accounts(session_factory))
+            if schedule.schedule_id.endswith(f"-{account_id}")
+        ]
+        worker = build_worker(
+            temporal, task_queue, deps, 5, fail_on_workflow_bugs=fail_on_workflow_bugs
+        )
+        try:
+            async with worker:
+                await apply_schedules(temporal, task_queue, desired, prune=False)
+                try:
+                    report = await run_scenario(world, account_id, skus, config)
+                finally:
+                    for schedule in desired:
+                        handle = temporal.get_schedule_handle(schedule.schedule_id)
+                        await handle.delete()
+        finally:
+            await deps.clients.close()
+    return report, sandbox.state
 
 
 @dataclass
@@ -155,6 +229,7 @@ def prepare_account(
             )
             account.settings.auto_validate = True
             account.settings.order_import_interval_s = config.import_interval_s
+            account.settings.quantity_sync = True
             account_id = account.id
             stock_it = True
         status = inventory_status_by_name(session, "Available")
@@ -183,12 +258,23 @@ def prepare_account(
                     warehouse_id=warehouse.id,
                     imei=_imei(rng),
                 )
-    skus = [listing.sku for listing in listings]
-    pools = _device_pools(world, skus)
-    for sku in skus:
-        # Back Market starts out holding what we have in stock.
-        world.sandbox.set_quantity(MERCHANT, sku, len(pools.get(sku, [])))
-    return account_id, skus
+    return account_id, [listing.sku for listing in listings]
+
+
+async def sync_listings(world: DemoWorld, account_id: int) -> PushQuantitiesResult:
+    """Import the account's listings, then push every quantity that differs."""
+    await world.temporal.execute_workflow(
+        ImportListingsWorkflow.run,
+        ImportListingsInput(account_id=account_id),
+        id=f"demo-listings-{uuid.uuid4()}",
+        task_queue=world.task_queue,
+    )
+    return await world.temporal.execute_workflow(
+        ReconcileQuantitiesWorkflow.run,
+        ReconcileQuantitiesInput(account_id=account_id),
+        id=f"demo-reconcile-{uuid.uuid4()}",
+        task_queue=world.task_queue,
+    )
 
 
 async def run_scenario(
@@ -201,6 +287,8 @@ async def run_scenario(
     """Customers order, the engine and a scripted operator do the rest; then check."""
     rng = random.Random(config.seed)
     orders = OrderClient(world.temporal, world.task_queue)
+    pushed = await sync_listings(world, account_id)
+    progress(f"listings imported; {pushed.pushed} quantities pushed to Back Market")
     pools = _device_pools(world, skus)
     placed = await _place_orders(world, skus, config, rng, progress)
     progress(f"{len(placed)} orders placed by the sandbox's customers")
@@ -229,7 +317,66 @@ async def run_scenario(
             last_report = time.monotonic()
         await asyncio.sleep(0.5)
 
-    return _report(world, account_id, placed, list(waiting))
+    returned = await _return_one(world, account_id, placed, progress)
+    in_step = await _wait_in_step(world, account_id, deadline)
+    return _report(world, account_id, placed, list(waiting), returned, in_step)
+
+
+async def _return_one(
+    world: DemoWorld,
+    account_id: int,
+    placed: list[PlacedOrder],
+    progress: Progress,
+) -> int | None:
+    """A customer sends a device back; the returns import makes it an RMA."""
+    with world.sandbox.lock:
+        shipped = [
+            line.id
+            for order in placed
+            for line in world.sandbox.orders[order.order_id].lines
+            if line.state == 3
+        ]
+    if not shipped:
+        return None
+    world.sandbox.open_care_folder(shipped[0], return_label=True)
+    await world.temporal.execute_workflow(
+        ImportReturnsWorkflow.run,
+        ImportReturnsInput(account_id=account_id),
+        id=f"demo-returns-{uuid.uuid4()}",
+        task_queue=world.task_queue,
+    )
+    progress(f"a customer returned the device of orderline {shipped[0]}")
+    return shipped[0]
+
+
+async def _wait_in_step(
+    world: DemoWorld, account_id: int, deadline: float
+) -> tuple[int, int]:
+    """(listings whose Back Market quantity equals ours, mapped listings)."""
+    while True:
+        in_step, mapped = _listings_in_step(world, account_id)
+        if in_step == mapped or time.monotonic() > deadline:
+            return in_step, mapped
+        await asyncio.sleep(1)
+
+
+def _listings_in_step(world: DemoWorld, account_id: int) -> tuple[int, int]:
+    with world.session_factory() as session:
+        targets = {
+            row.listing_id: row.quantity
+            for row in calculated_quantities(session, account_id)
+            if row.quantity is not None
+        }
+        rows = session.execute(
+            select(Listing.id, Listing.sku).where(Listing.id.in_(list(targets)))
+        )
+        skus = {listing_id: sku for listing_id, sku in rows}
+    in_step = 0
+    for listing_id, target in targets.items():
+        listing = world.sandbox.find_by_sku(MERCHANT, skus[listing_id])
+        if listing is not None and listing.quantity == target:
+            in_step += 1
+    return in_step, len(targets)
 
 
 async def _place_orders(
@@ -346,6 +493,8 @@ def _report(
     account_id: int,
     placed: list[PlacedOrder],
     unfinished: list[int],
+    returned: int | None,
+    in_step: tuple[int, int],
 ) -> DemoReport:
     problems: list[str] = []
     with world.sandbox.lock:
@@ -413,6 +562,15 @@ def _report(
     if imported != len(placed):
         problems.append(f"{imported} of {len(placed)} orders imported")
     failed_syncs = _failed_syncs(world.session_factory, account_id)
+    listings_in_step, listings_mapped = in_step
+    if listings_in_step != listings_mapped:
+        problems.append(
+            f"{listings_mapped - listings_in_step} listings' quantities differ from "
+            "the stock"
+        )
+    rmas = _rmas(world.session_factory, account_id)
+    if returned is not None and rmas != [returned]:
+        problems.append(f"the return of orderline {returned} gave RMAs {rmas}")
     if throttled:
         problems.append(f"the sandbox refused {throttled} requests with 429")
 
@@ -424,6 +582,8 @@ def _report(
         "orders_shipped": sum(ships.values()),
         "orders_expected_shipped": expected_shipped,
         "imeis_sent": sum(imeis.values()),
+        "listings_in_step_with_stock": f"{listings_in_step}/{listings_mapped}",
+        "returns_imported": len(rmas),
         "sales_order_statuses": dict(statuses),
         "api_requests": requests,
         "api_writes": len(writes),
@@ -442,6 +602,17 @@ def _statuses(session_factory: sessionmaker[Session], account_id: int) -> Counte
             .group_by(SalesOrderStatus.name)
         ).all()
     return Counter({name: int(count) for name, count in rows})
+
+
+def _rmas(session_factory: sessionmaker[Session], account_id: int) -> list[int]:
+    """The orderlines of the account's RMAs that are linked to a device."""
+    with session_factory() as session:
+        rows = session.execute(
+            select(OrderItem.external_orderline_id)
+            .join(Rma, Rma.order_item_id == OrderItem.id)
+            .where(Rma.account_id == account_id, Rma.inventory_item_id.is_not(None))
+        ).scalars()
+        return [int(row) for row in rows if row is not None]
 
 
 def _failed_syncs(session_factory: sessionmaker[Session], account_id: int) -> int:

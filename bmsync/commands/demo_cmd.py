@@ -2,7 +2,6 @@
 
 import asyncio
 import shutil
-import socket
 from typing import Annotated
 
 import typer
@@ -11,20 +10,21 @@ from rich.table import Table
 
 import starter
 import worker
+from bmsync.commands.codec_cmd import create_codec_app, settings_codec
 from bmsync.commands.runtime_cmds import fail, setup_logging
 from bmsync.demo import (
     DemoConfig,
     DemoReport,
     DemoWorld,
-    demo_merchant,
+    demo_sandbox,
     prepare_account,
     run_scenario,
 )
 from database.session import make_engine, make_session_factory
-from runtime.embedded import StartError, port_is_free
+from runtime.background_server import BackgroundServer
+from runtime.embedded import StartError, free_or
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack
-from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 console = Console()
@@ -64,19 +64,22 @@ async def _demo(settings: Settings, config: DemoConfig) -> DemoReport:
             "temporal_address": None,
             "state_dir": state_dir,
             "task_queue": "bmsync-demo",
-            "temporal_port": _free_or(settings.temporal_port),
-            "temporal_ui_port": _free_or(settings.temporal_ui_port),
+            "temporal_port": free_or(settings.temporal_port),
+            "temporal_ui_port": free_or(settings.temporal_ui_port),
             "temporal_ui_url": None,
         }
     )
     stop = asyncio.Event()
     worker.stop_on_signals(stop)
     console.print("starting Postgres, Temporal and the Back Market sandbox ...")
+    codec = BackgroundServer(
+        create_codec_app(settings_codec(demo_settings), [demo_settings.ui_url()]),
+        port=free_or(settings.codec_port),
+    )
     async with (
-        Stack(demo_settings) as stack,
-        SandboxServer(
-            SandboxConfig(merchants=[demo_merchant()], seed=config.seed)
-        ) as sandbox,
+        codec,
+        Stack(demo_settings, ui_codec_endpoint=codec.base_url) as stack,
+        SandboxServer(demo_sandbox(config.seed)) as sandbox,
     ):
         console.print(f"Temporal UI: [bold]{demo_settings.ui_url()}[/bold]")
         console.print(f"Sandbox:     {sandbox.base_url}")
@@ -103,15 +106,6 @@ async def _demo(settings: Settings, config: DemoConfig) -> DemoReport:
             stop.set()
             await worker_task
             engine.dispose()
-
-
-def _free_or(port: int) -> int:
-    """The usual port when free, else any free one (another stack may be up)."""
-    if port_is_free(port):
-        return port
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _print(report: DemoReport) -> None:

@@ -14,18 +14,27 @@ from rich.table import Table
 
 import starter
 import worker
-from bmsync.demo import DemoConfig, DemoWorld, demo_merchant, prepare_account
+from bmsync.commands.codec_cmd import create_codec_app, settings_codec
+from bmsync.demo import (
+    DemoConfig,
+    DemoWorld,
+    demo_sandbox,
+    prepare_account,
+    sync_listings,
+)
 from database.migrate import current_revision, head_revision, upgrade
 from database.session import make_engine, make_session_factory
+from runtime.background_server import BackgroundServer
 from runtime.embedded import (
     EmbeddedPostgres,
     EmbeddedTemporal,
     StartError,
+    free_or,
     port_answers,
 )
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack
-from sandbox.config import MarketConfig, SandboxConfig
+from sandbox.config import MarketConfig
 from sandbox.server import SandboxServer
 
 console = Console()
@@ -122,13 +131,21 @@ def register(app: typer.Typer) -> None:
 async def _up(settings: Settings, with_sandbox: bool) -> None:
     stop = asyncio.Event()
     worker.stop_on_signals(stop)
-    async with Stack(settings) as stack, AsyncExitStack() as parts:
+    codec = BackgroundServer(
+        create_codec_app(settings_codec(settings), [settings.ui_url()]),
+        port=free_or(settings.codec_port),
+    )
+    async with (
+        codec,
+        Stack(settings, ui_codec_endpoint=codec.base_url) as stack,
+        AsyncExitStack() as parts,
+    ):
         sandbox_url = None
         if with_sandbox:
             sandbox = await parts.enter_async_context(
                 SandboxServer(
-                    SandboxConfig(
-                        merchants=[demo_merchant()],
+                    demo_sandbox(
+                        DemoConfig().seed,
                         market=MarketConfig(enabled=True, orders_per_minute=2),
                         id_base=int(time.time()) * 1000,
                     ),
@@ -146,14 +163,18 @@ async def _up(settings: Settings, with_sandbox: bool) -> None:
                 sandbox_url=sandbox.base_url,
                 state_dir=settings.state_dir,
             )
-            prepare_account(world, DemoConfig(), name=SANDBOX_ACCOUNT)
+            account_id, _ = prepare_account(world, DemoConfig(), name=SANDBOX_ACCOUNT)
         worker_task = asyncio.create_task(worker.run_worker(stack, stop))
+        if with_sandbox:
+            # Back Market learns what is in stock before its customers order.
+            await sync_listings(world, account_id)
         await starter.apply_for_database(
             stack.client, stack.database_url, settings.task_queue
         )
         console.print("[bold green]ready[/bold green]")
         console.print(f"  Temporal UI   {settings.ui_url()}")
         console.print(f"  Temporal      {stack.temporal_address}")
+        console.print(f"  Codec server  {codec.base_url}  (the UI decrypts through it)")
         if sandbox_url:
             console.print(
                 f"  Sandbox       {sandbox_url}  (account {SANDBOX_ACCOUNT!r})"
