@@ -141,6 +141,19 @@ class EmbeddedPostgres:
             stop()
         _wait_for_exit(pid, 15.0)
         self.started_here = False
+        self._forget_server()
+
+    def _forget_server(self) -> None:
+        """Release pgserver's handle, or a later start() would get it back stopped.
+
+        pgserver keeps one handle per data directory for the life of the process and
+        hands it out again without starting the server; its cleanup (a no-op for the
+        server itself with cleanup_mode=None) is what forgets the handle.
+        """
+        cleanup = getattr(self._server, "_cleanup", None)
+        if cleanup is not None:
+            cleanup()
+        self._server = None
 
 
 def ensure_database(url: str) -> None:

@@ -1,12 +1,18 @@
-"""The embedded Temporal dev server: started once, reused, stopped, clear errors."""
+"""The embedded parts: started once, reused, stopped, started again, clear errors."""
 
 import os
 import socket
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from runtime.embedded import EmbeddedTemporal, StartError, port_is_free
+from runtime.embedded import (
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    StartError,
+    port_is_free,
+)
 
 
 def free_port() -> int:
@@ -60,3 +66,18 @@ async def test_a_port_taken_by_something_else_is_a_clear_error(
         with pytest.raises(StartError, match=f"port {port} is taken"):
             await temporal.start()
     assert not temporal.pid_file.exists()
+
+
+def test_a_stopped_postgres_starts_again_in_the_same_process(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "data")
+    first_url = server.start()
+    try:
+        server.stop()
+        assert server.running_pid() is None
+
+        assert server.start() == first_url
+        with psycopg.connect(first_url.replace("+psycopg", "")) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+    assert server.running_pid() is None
