@@ -580,9 +580,9 @@ class BackMarketClient:
         attempts = 1 + (self.get_retries if method == "GET" else 0)
         scopes = tuple(scopes)
         for attempt in range(1, attempts + 1):
-            await self._pacer.acquire(*scopes, sku_lines=sku_lines)
             try:
-                return await self._send(method, url, path, params, json_body)
+                async with self._pacer.slot(*scopes, sku_lines=sku_lines):
+                    return await self._send(method, url, path, params, json_body)
             except BackMarketError as exc:
                 if isinstance(exc, RateLimitedError):
                     self._pacer.block()

@@ -15,7 +15,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,17 +122,41 @@ class Pacer:
 
         `GENERAL` always counts; `sku_lines` > 0 also counts against `SKU_LINES`.
         """
-        needs = self._needs(scopes, sku_lines)
+        waited, _ = await self._take(self._needs(scopes, sku_lines))
+        return waited
+
+    @asynccontextmanager
+    async def slot(self, *scopes: Scope, sku_lines: int = 0) -> AsyncIterator[float]:
+        """Hold room for one request while it is in flight; yields seconds waited.
+
+        Back Market counts a request when it arrives, which may be later than when
+        it was let through here. Its room is therefore dated again when the answer
+        is back, and frees up one full window after that.
+        """
+        waited, taken = await self._take(self._needs(scopes, sku_lines))
+        try:
+            yield waited
+        finally:
+            with self._lock:
+                now = self._clock()
+                for window, entry in taken:
+                    window.settle(entry, now)
+
+    async def _take(
+        self, needs: dict[Scope, int]
+    ) -> tuple[float, list[tuple[_Window, _Entry]]]:
         waited = 0.0
         while True:
             with self._lock:
                 delay = self._delay(needs)
                 if delay <= 0:
                     now = self._clock()
-                    for scope, units in needs.items():
-                        for window in self._windows[scope]:
-                            window.record(now, units)
-                    return waited
+                    taken = [
+                        (window, window.record(now, units))
+                        for scope, units in needs.items()
+                        for window in self._windows[scope]
+                    ]
+                    return waited, taken
             await self._sleep(delay)
             waited += delay
 
@@ -181,13 +206,23 @@ class Pacer:
         return delay
 
 
+class _Entry:
+    """Room taken in a window; compared by identity, as two may look alike."""
+
+    __slots__ = ("stamp", "units")
+
+    def __init__(self, stamp: float, units: int) -> None:
+        self.stamp = stamp
+        self.units = units
+
+
 class _Window:
     """One sliding window: the (time, units) of requests in the last `span` seconds."""
 
     def __init__(self, capacity: int, span: float) -> None:
         self.capacity = capacity
         self.span = span
-        self._entries: deque[tuple[float, int]] = deque()
+        self._entries: deque[_Entry] = deque()
         self._used = 0
 
     def delay(self, now: float, units: int) -> float:
@@ -197,21 +232,32 @@ class _Window:
         if excess <= 0:
             return 0.0
         freed = 0
-        for stamp, taken in self._entries:
-            freed += taken
+        for entry in self._entries:
+            freed += entry.units
             if freed >= excess:
                 # An entry stamped t counts until t + span inclusive.
-                return stamp + self.span - now + _EPSILON * self.span
+                return entry.stamp + self.span - now + _EPSILON * self.span
         return self.span  # unreachable while units <= capacity
 
-    def record(self, now: float, units: int) -> None:
-        self._entries.append((now, units))
+    def record(self, now: float, units: int) -> _Entry:
+        entry = _Entry(now, units)
+        self._entries.append(entry)
         self._used += units
+        return entry
+
+    def settle(self, entry: _Entry, now: float) -> None:
+        """Date an entry again at `now`; it moves to the end, keeping the order."""
+        try:
+            self._entries.remove(entry)
+        except ValueError:
+            # It expired while in flight; Back Market may count it only now.
+            self._used += entry.units
+        entry.stamp = now
+        self._entries.append(entry)
 
     def _expire(self, now: float) -> None:
-        while self._entries and self._entries[0][0] + self.span < now:
-            _, taken = self._entries.popleft()
-            self._used -= taken
+        while self._entries and self._entries[0].stamp + self.span < now:
+            self._used -= self._entries.popleft().units
 
 
 # Added to computed waits so a sleep that wakes a hair early does not spin.

@@ -224,3 +224,25 @@ async def test_clients_of_one_token_share_its_pacer() -> None:
         async with build("another-token") as c:
             assert a.pacer is b.pacer
             assert c.pacer is not a.pacer
+
+
+async def test_a_slow_answer_keeps_its_room_until_one_window_after_it_came_back() -> (
+    None
+):
+    pacer, clock = fake_pacer(general=[{"units": 2, "window_s": 10}], safety=1.0)
+    async with pacer.slot():
+        pass
+    async with pacer.slot():
+        # Back Market may count this request only when it arrives, 3 s on.
+        clock.now += 3.0
+
+    async with pacer.slot() as waited:
+        third = clock.now
+
+    # The first room frees at 1010; the second only at 1013, one window after its
+    # answer, so a third request fits at 1010 while a fourth waits for 1013.
+    assert third == pytest.approx(1010.0, abs=0.01)
+    assert waited == pytest.approx(7.0, abs=0.01)
+    async with pacer.slot():
+        fourth = clock.now
+    assert fourth == pytest.approx(1013.0, abs=0.01)
