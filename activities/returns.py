@@ -88,8 +88,10 @@ class ReturnActivities:
             extra={
                 "account_id": input.account_id,
                 "read": result.read,
-                "created": result.created,
-                "updated": result.updated,
+                # Not "created": LogRecord has that attribute, and logging refuses
+                # an extra that would overwrite it, failing the activity.
+                "rmas_created": result.created,
+                "rmas_updated": result.updated,
             },
         )
         return result

@@ -1,5 +1,6 @@
 """The RMA import: a care folder with a return label becomes one linked RMA."""
 
+import logging
 import uuid
 
 import pytest
@@ -39,8 +40,10 @@ def rmas(world: World) -> list[Rma]:
 
 
 async def test_a_care_folder_read_three_times_makes_one_linked_rma(
-    world: World,
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # As `python worker.py` logs: only at INFO are the extra fields made a record.
+    caplog.set_level(logging.INFO)
     sku = world.skus[0]
     imei = world.devices[sku][0]
     order_id = world.place_order((sku, 1))
