@@ -100,8 +100,12 @@ class EmbeddedPostgres:
             return None
         return f"postgresql+psycopg://postgres@/{database}?host={lines[4].strip()}"
 
-    def start(self) -> str:
-        """Start or reuse the server; return the URL of the project's database."""
+    def start(self, adopt: bool = False) -> str:
+        """Start or reuse the server; return the URL of the project's database.
+
+        With `adopt`, a server left running by an earlier process is stopped on
+        exit as if this process had started it.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         was_running = self.running_pid() is not None
         try:
@@ -118,7 +122,7 @@ class EmbeddedPostgres:
                 f"embedded Postgres did not start ({type(exc).__name__}); see "
                 f"{self.data_dir / 'log'} or set DATABASE_URL to a server of yours"
             ) from exc
-        self.started_here = not was_running
+        self.started_here = not was_running or adopt
         url = self.url()
         if url is None:
             raise StartError(
@@ -191,6 +195,7 @@ class EmbeddedTemporal:
         self.namespace = namespace
         self.started_here = False
         self._process: subprocess.Popen[bytes] | None = None
+        self._adopted_pid: int | None = None
 
     @property
     def address(self) -> str:
@@ -222,10 +227,33 @@ class EmbeddedTemporal:
             return False
         return True
 
-    async def start(self) -> str:
-        """Start or reuse the dev server; return its address."""
+    def owner_pid(self) -> int | None:
+        """The pid of the dev server started on this state directory, if it runs."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    async def start(self, adopt: bool = False) -> str:
+        """Start or reuse the dev server; return its address.
+
+        Only a server started on this state directory is reused: another one on the
+        port may belong to another checkout, with other data and other keys. With
+        `adopt`, a server left running by an earlier process is stopped on exit too.
+        """
         if await self.is_serving():
+            leftover = self.owner_pid()
+            if leftover is None:
+                raise StartError(
+                    f"a Temporal server this state directory ({self.state_dir}) did "
+                    f"not start answers on port {self.port}; stop it, set "
+                    "BMSYNC_TEMPORAL_PORT to a free port, or TEMPORAL_ADDRESS to use it"
+                )
             log.info("reusing temporal dev server", extra={"address": self.address})
+            if adopt:
+                self._adopted_pid = leftover
             return self.address
         if not port_is_free(self.port):
             raise StartError(
@@ -291,7 +319,11 @@ class EmbeddedTemporal:
         )
 
     def stop(self) -> None:
-        """Stop the dev server if this process started it."""
+        """Stop the dev server if this process started or adopted it."""
+        if self._adopted_pid is not None:
+            stop_process_group(self._adopted_pid)
+            self._adopted_pid = None
+            self.pid_file.unlink(missing_ok=True)
         if not self.started_here or self._process is None:
             return
         process = self._process
@@ -307,6 +339,19 @@ class EmbeddedTemporal:
                 process.wait(timeout=5)
         self.pid_file.unlink(missing_ok=True)
         self.started_here = False
+
+
+def stop_process_group(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM the process group led by `pid`, then SIGKILL what is left."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    _wait_for_exit(pid, timeout)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _wait_for_exit(pid: int, timeout: float) -> None:

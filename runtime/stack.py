@@ -24,9 +24,12 @@ class Stack:
         *,
         with_temporal: bool = True,
         ui_codec_endpoint: str | None = None,
+        adopt: bool = False,
     ) -> None:
         self.settings = settings
         self.with_temporal = with_temporal
+        # The owner of the embedded parts (bmsync up) stops leftovers on exit too.
+        self.adopt = adopt
         self.postgres = EmbeddedPostgres(settings.state_dir / "postgres")
         self.temporal = EmbeddedTemporal(
             settings.state_dir / "temporal",
@@ -50,11 +53,14 @@ class Stack:
 
     async def __aenter__(self) -> Stack:
         try:
-            self.database_url = self.settings.database_url or self.postgres.start()
+            self.database_url = self.settings.database_url or self.postgres.start(
+                adopt=self.adopt
+            )
             upgrade(self.database_url)
             if self.with_temporal:
                 self.temporal_address = (
-                    self.settings.temporal_address or await self.temporal.start()
+                    self.settings.temporal_address
+                    or await self.temporal.start(adopt=self.adopt)
                 )
                 self._client = await connect(
                     self.temporal_address,

@@ -1,10 +1,14 @@
 """Commands that start and inspect the parts: up, status, worker, db, schedules."""
 
 import asyncio
+import fcntl
 import logging
+import os
 import time
 import urllib.request
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +35,8 @@ from runtime.embedded import (
     StartError,
     free_or,
     port_answers,
+    port_is_free,
+    stop_process_group,
 )
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack
@@ -122,6 +128,19 @@ def register(app: typer.Typer) -> None:
         except StartError as exc:
             raise fail(str(exc)) from None
 
+    @app.command("down")
+    def down() -> None:
+        """Stop the embedded Postgres and Temporal left running on the state dir."""
+        settings = get_settings()
+        try:
+            with single_up(settings.state_dir):
+                stopped = _down(settings)
+        except StartError as exc:
+            raise fail(str(exc)) from None
+        console.print(
+            "stopped " + ", ".join(stopped) if stopped else "nothing was running"
+        )
+
     @app.command("status")
     def status() -> None:
         """Which parts are up, where, and the applied migration."""
@@ -129,15 +148,46 @@ def register(app: typer.Typer) -> None:
 
 
 async def _up(settings: Settings, with_sandbox: bool) -> None:
+    with single_up(settings.state_dir):
+        await _run_up(settings, with_sandbox)
+
+
+@contextmanager
+def single_up(state_dir: Path) -> Iterator[None]:
+    """One `bmsync up` per state directory: it owns the embedded parts there."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / "up.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise StartError(
+                f"bmsync up already runs on {state_dir} (pid {holder}); stop it "
+                "first, or give this one its own BMSYNC_STATE_DIR and ports"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+async def _run_up(settings: Settings, with_sandbox: bool) -> None:
     stop = asyncio.Event()
     worker.stop_on_signals(stop)
+    if with_sandbox and not port_is_free(settings.sandbox_port):
+        raise StartError(
+            f"port {settings.sandbox_port} (sandbox) is taken; stop what holds it "
+            "or set BMSYNC_SANDBOX_PORT to a free port"
+        )
     codec = BackgroundServer(
         create_codec_app(settings_codec(settings), [settings.ui_url()]),
         port=free_or(settings.codec_port),
     )
     async with (
         codec,
-        Stack(settings, ui_codec_endpoint=codec.base_url) as stack,
+        Stack(settings, ui_codec_endpoint=codec.base_url, adopt=True) as stack,
         AsyncExitStack() as parts,
     ):
         sandbox_url = None
@@ -181,6 +231,28 @@ async def _up(settings: Settings, with_sandbox: bool) -> None:
             )
         console.print("  Stop with Ctrl-C.")
         await worker_task
+
+
+def _down(settings: Settings) -> list[str]:
+    stopped = []
+    temporal = EmbeddedTemporal(
+        settings.state_dir / "temporal",
+        port=settings.temporal_port,
+        ui_port=settings.temporal_ui_port,
+        namespace=settings.temporal_namespace,
+    )
+    leftover = temporal.owner_pid()
+    if leftover is not None:
+        stop_process_group(leftover)
+        temporal.pid_file.unlink(missing_ok=True)
+        stopped.append(f"temporal (pid {leftover})")
+    postgres = EmbeddedPostgres(settings.state_dir / "postgres")
+    pid = postgres.running_pid()
+    if pid is not None:
+        postgres.start(adopt=True)
+        postgres.stop()
+        stopped.append(f"postgres (pid {pid})")
+    return stopped
 
 
 async def _status(settings: Settings) -> None:
