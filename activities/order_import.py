@@ -8,6 +8,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
@@ -153,17 +154,27 @@ class OrderImportActivities:
 
         async def dispatch(order: OrderObserved) -> None:
             async with semaphore:
-                await self.deps.temporal.start_workflow(
-                    ORDER_WORKFLOW,
-                    OrderWorkflowInput(
-                        account_id=input.account_id, order_id=order.order_id
-                    ),
-                    id=order_workflow_id(input.account_id, order.order_id),
-                    task_queue=self.deps.task_queue,
-                    start_signal="observe",
-                    start_signal_args=[order],
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                )
+                try:
+                    await self.deps.temporal.start_workflow(
+                        ORDER_WORKFLOW,
+                        OrderWorkflowInput(
+                            account_id=input.account_id, order_id=order.order_id
+                        ),
+                        id=order_workflow_id(input.account_id, order.order_id),
+                        task_queue=self.deps.task_queue,
+                        start_signal="observe",
+                        start_signal_args=[order],
+                        # A finished order keeps its one history; what Back Market
+                        # says of it later is already stored on the sales order.
+                        id_reuse_policy=(
+                            WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+                        ),
+                    )
+                except WorkflowAlreadyStartedError:
+                    log.info(
+                        "order finished; its workflow is not started again",
+                        extra={"order_id": order.order_id},
+                    )
 
         await asyncio.gather(*(dispatch(order) for order in input.orders))
         return len(input.orders)

@@ -16,7 +16,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -85,6 +85,15 @@ class OrderClient:
             return await self.client.execute_update_with_start_workflow(
                 update, request, start_workflow_operation=start
             )
+        except WorkflowAlreadyStartedError:
+            # A finished order's workflow is not reopened by a late request.
+            with suppress(Exception):
+                await start.workflow_handle()
+            raise OrderRequestError(
+                f"order {order_id} has finished (shipped, cancelled or refunded); "
+                "it takes no more changes",
+                "OrderFinished",
+            ) from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise OrderRequestError(
                 f"order {order_id} did not answer in time; the request may still "
