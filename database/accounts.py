@@ -7,6 +7,7 @@ mode 0600 on first use). Nothing here logs, prints or raises with a token in it.
 """
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,9 @@ class TokenUnavailable(RuntimeError):
 # --- accounts ---------------------------------------------------------------------
 
 
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def create_account(
     session: Session,
     *,
@@ -77,6 +81,12 @@ def create_account(
     base_url: str | None = None,
 ) -> Account:
     """A new account with default settings, counted stock and status mapping."""
+    if not ACCOUNT_NAME.fullmatch(name):
+        raise AccountError(
+            f"account name {name!r}: use 1 to 100 letters, digits, '.', '_' or '-'"
+        )
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise AccountError(f"base URL {base_url!r} must start with http:// or https://")
     if platform not in {p.value for p in Platform}:
         raise AccountError(f"platform must be one of eu, us, ap, not {platform!r}")
     locales = LOCALES[BackMarketPlatform(platform)]
@@ -205,6 +215,12 @@ def secret_key(state_dir: Path | None = None) -> bytes:
 
 # --- settings ---------------------------------------------------------------------
 
+# Bounds that keep values inside their columns and sensible: a week at most between
+# two runs of a sync, and no buffer larger than any stock.
+MIN_INTERVAL_S = 5
+MAX_INTERVAL_S = 7 * 24 * 3600
+MAX_BUFFER = 100_000
+
 
 @dataclass(frozen=True)
 class SettingSpec:
@@ -231,13 +247,17 @@ def _non_negative(value: str) -> int:
         raise AccountError(f"{value!r} is not a whole number") from None
     if number < 0:
         raise AccountError("must be 0 or more")
+    if number > MAX_BUFFER:
+        raise AccountError(f"must be at most {MAX_BUFFER}")
     return number
 
 
 def _interval(value: str) -> int:
     number = _non_negative(value)
-    if number < 5:
-        raise AccountError("an interval must be at least 5 seconds")
+    if not MIN_INTERVAL_S <= number <= MAX_INTERVAL_S:
+        raise AccountError(
+            f"an interval must be {MIN_INTERVAL_S} to {MAX_INTERVAL_S} seconds"
+        )
     return number
 
 

@@ -45,6 +45,9 @@ def add(
     platform = platform.lower()
     if platform not in DEFAULT_LOCALES:
         fail("--platform must be eu, us or ap", code=2)
+    with command_session() as session:
+        if get_account(session, name) is not None:
+            fail(f"an account named {name!r} exists already")
     try:
         if token_env is not None:
             token_ref = env_token_ref(token_env)
@@ -66,6 +69,11 @@ def add(
     except AccountError as exc:
         fail(str(exc))
     out.print(f"account [bold]{escape(name)}[/bold] added")
+    if token_env is not None and not os.environ.get(token_env, "").strip():
+        out.print(
+            f"[yellow]note:[/yellow] {token_env} is not set here; the worker needs "
+            "it set wherever it runs, or every sync of this account fails"
+        )
 
 
 @app.command("list")

@@ -64,6 +64,9 @@ def import_(
     )
 
 
+MAX_SERIAL = 50
+
+
 @app.command("add")
 def add(
     sku: Annotated[str, typer.Option(help="our SKU code")],
@@ -74,8 +77,12 @@ def add(
     cost: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Put one device in stock."""
+    imei = (imei or "").strip() or None
+    serial = (serial or "").strip() or None
     if imei is None and serial is None:
         fail("give --imei or --serial", 2)
+    if serial is not None and len(serial) > MAX_SERIAL:
+        fail(f"--serial is {len(serial)} characters; at most {MAX_SERIAL}", 2)
     amount = None if cost is None else _cost(cost)
     try:
         with command_session() as session:
