@@ -151,8 +151,8 @@ async def test_unknown_orders_and_accounts_are_404s(
     no_account = await api.get("/v1/accounts/nobody/orders/1")
 
     assert [commit.status_code, ship.status_code, read.status_code] == [404] * 3
-    assert f"/ws/orders/{unknown}" in commit.json()["detail"]
-    assert f"/ws/orders/{unknown}" in ship.json()["detail"]
+    assert f"no order {unknown}" in commit.json()["detail"]
+    assert f"no order {unknown}" in ship.json()["detail"]
     assert f"order {unknown}" in read.json()["detail"]
     assert no_account.status_code == 404
     assert "'nobody'" in no_account.json()["detail"]

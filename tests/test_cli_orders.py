@@ -161,6 +161,6 @@ async def test_mistakes_get_one_line_on_stderr_and_exit_1(
         show = await bmsync(runner, "orders", "show", "nobody", "1")
 
     assert_one_line_error(no_account, "no account named 'nobody'")
-    assert_one_line_error(commit, f"/ws/orders/{unknown}")
-    assert_one_line_error(ship, f"/ws/orders/{unknown}")
+    assert_one_line_error(commit, f"Back Market has no order {unknown}")
+    assert_one_line_error(ship, f"Back Market has no order {unknown}")
     assert_one_line_error(show, "no account named 'nobody'")

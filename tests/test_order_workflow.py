@@ -300,7 +300,7 @@ async def test_a_commit_for_an_order_back_market_does_not_know_is_refused(
     orders = OrderClient(world.client, world.task_queue)
 
     async with world.worker():
-        with pytest.raises(OrderRequestError, match="404"):
+        with pytest.raises(OrderRequestError, match="Back Market has no order"):
             await orders.commit_inventory(
                 world.account_id,
                 99999999,

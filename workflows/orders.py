@@ -95,6 +95,15 @@ class OrderWorkflow:
                 # answer the waiting requests with why, then fail this run so that
                 # a later request may start afresh.
                 refusal = _rule_broken(err)
+                if (
+                    isinstance(refusal, ApplicationError)
+                    and refusal.type == "BackMarketNotFound"
+                ):
+                    refusal = ApplicationError(
+                        f"Back Market has no order {self.order_id} for this account",
+                        type="OrderUnavailable",
+                        non_retryable=True,
+                    )
                 self.unavailable = str(refusal)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 raise refusal from None
