@@ -9,7 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 from bmsync.soak import SoakConfig, soak
 from tests.conftest import PAYLOAD_KEY
 
-pytestmark = [pytest.mark.devserver, pytest.mark.timeout(200)]
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(300)]
 
 
 async def test_orders_survive_kills_restarts_and_faults(
@@ -22,7 +22,8 @@ async def test_orders_survive_kills_restarts_and_faults(
         stock_changes=5,
         throttle_bursts=1,
         placing_s=15.0,
-        timeout_s=75.0,
+        # Room for one kill that lands mid-activity and waits out its timeout.
+        timeout_s=150.0,
         # Hangs cost the client's full 30 s timeout; latency and 5xx stand in.
         timeout_rate=0.0,
         # Kills between activities: one killed mid-activity waits out its timeout.
