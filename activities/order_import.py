@@ -12,6 +12,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
+from activities.heartbeat import heartbeats
 from activities.order_data import observed, order_data
 from backmarket.client import SkippedItem
 from backmarket.models import Order
@@ -60,6 +61,7 @@ class OrderImportActivities:
             return ImportPlan(enabled=settings.order_import, since=since)
 
     @activity.defn
+    @heartbeats
     async def fetch_changed_orders(self, input: FetchOrdersInput) -> FetchOrdersResult:
         """Read every page, then store every order; a failed page stores nothing.
 
@@ -148,6 +150,7 @@ class OrderImportActivities:
         return changed
 
     @activity.defn
+    @heartbeats
     async def dispatch_orders(self, input: DispatchOrdersInput) -> int:
         """Start or signal each order's workflow with what the import saw."""
         semaphore = asyncio.Semaphore(DISPATCH_CONCURRENCY)

@@ -7,6 +7,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call, rejected
+from activities.heartbeat import heartbeats
 from activities.order_data import observed, order_data
 from backmarket import BackMarketClient
 from backmarket.errors import UnprocessableError
@@ -61,6 +62,7 @@ class OrderActivities:
         self.deps = deps
 
     @activity.defn
+    @heartbeats
     async def refresh_order(self, input: OrderRef) -> OrderObserved:
         """Read one order from Back Market and store it."""
         order = await self._read_order(input)
@@ -83,6 +85,7 @@ class OrderActivities:
             )
 
     @activity.defn
+    @heartbeats
     async def accept_line(self, input: AcceptLineInput) -> AcceptLineResult:
         """Accept one orderline; a line Back Market already accepted counts as done."""
         client = await self.deps.clients.get(input.account_id)
@@ -150,6 +153,7 @@ class OrderActivities:
             )
 
     @activity.defn
+    @heartbeats
     async def send_line_imei(self, input: SendLineImeiInput) -> SendLineImeiResult:
         """Set one orderline's IMEI; an IMEI already there and equal counts as sent."""
         imei = await asyncio.to_thread(self._imei_of, input.inventory_item_id)
@@ -206,6 +210,7 @@ class OrderActivities:
             )
 
     @activity.defn
+    @heartbeats
     async def ship_order(self, input: ShipOrderInput) -> ShipOrderResult:
         """Send the shipment, with the IMEI of a single-device order; once only."""
         client = await self.deps.clients.get(input.account_id)

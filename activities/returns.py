@@ -8,6 +8,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
+from activities.heartbeat import heartbeats
 from backmarket.models import CareFolder, ReturnLabelKind
 from database.inventory import get_checkpoint, set_checkpoint
 from database.orders import account_settings
@@ -45,6 +46,7 @@ class ReturnActivities:
             return ReturnsPlan(enabled=settings.rma_import or input.force, since=since)
 
     @activity.defn
+    @heartbeats
     async def fetch_changed_care_folders(
         self, input: FetchCareFoldersInput
     ) -> FetchCareFoldersResult:

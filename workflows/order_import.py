@@ -12,6 +12,7 @@ from domain.orders import (
 )
 from domain.quantities import NotifyStockChangedInput
 from workflows.policies import (
+    BACKMARKET_HEARTBEAT,
     BACKMARKET_TIMEOUT,
     DATABASE_RETRY,
     DATABASE_TIMEOUT,
@@ -50,6 +51,7 @@ class ImportOrdersWorkflow:
             OrderImportActivities.fetch_changed_orders,
             FetchOrdersInput(account_id=input.account_id, since=plan.since),
             start_to_close_timeout=IMPORT_FETCH_TIMEOUT,
+            heartbeat_timeout=BACKMARKET_HEARTBEAT,
             retry_policy=IMPORT_RETRY,
         )
         if fetched.changed:
@@ -59,6 +61,7 @@ class ImportOrdersWorkflow:
                     account_id=input.account_id, orders=fetched.changed
                 ),
                 start_to_close_timeout=BACKMARKET_TIMEOUT,
+                heartbeat_timeout=BACKMARKET_HEARTBEAT,
                 retry_policy=IMPORT_RETRY,
             )
             await self._notify_stock_changed(input.account_id)

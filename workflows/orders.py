@@ -38,6 +38,7 @@ from domain.orders import (
 )
 from domain.quantities import NotifyStockChangedInput
 from workflows.policies import (
+    BACKMARKET_HEARTBEAT,
     BACKMARKET_RETRY,
     BACKMARKET_TIMEOUT,
     DATABASE_RETRY,
@@ -88,6 +89,7 @@ class OrderWorkflow:
                     OrderActivities.refresh_order,
                     OrderRef(account_id=self.account_id, order_id=self.order_id),
                     start_to_close_timeout=BACKMARKET_TIMEOUT,
+                    heartbeat_timeout=BACKMARKET_HEARTBEAT,
                     retry_policy=BACKMARKET_RETRY,
                 )
             except ActivityError as err:
@@ -376,6 +378,7 @@ class OrderWorkflow:
                     sku=line.sku,
                 ),
                 start_to_close_timeout=BACKMARKET_TIMEOUT,
+                heartbeat_timeout=BACKMARKET_HEARTBEAT,
                 retry_policy=BACKMARKET_RETRY,
             )
             line.backmarket_state = result.backmarket_state
@@ -413,6 +416,7 @@ class OrderWorkflow:
                         inventory_item_id=line.commits[0].inventory_item_id,
                     ),
                     start_to_close_timeout=BACKMARKET_TIMEOUT,
+                    heartbeat_timeout=BACKMARKET_HEARTBEAT,
                     retry_policy=BACKMARKET_RETRY,
                 )
             line.imei_sent = result.sent
@@ -442,6 +446,7 @@ class OrderWorkflow:
                     inventory_item_id=imei_item,
                 ),
                 start_to_close_timeout=BACKMARKET_TIMEOUT,
+                heartbeat_timeout=BACKMARKET_HEARTBEAT,
                 retry_policy=BACKMARKET_RETRY,
             )
         self.shipment.sent = result.shipped

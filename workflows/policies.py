@@ -35,6 +35,10 @@ BACKMARKET_RETRY = RetryPolicy(
     non_retryable_error_types=NON_RETRYABLE_ERRORS,
 )
 
+# Activities that call Back Market heartbeat every few seconds: a worker that dies
+# mid-call is noticed after this, not after the whole start-to-close timeout.
+BACKMARKET_HEARTBEAT = timedelta(seconds=20)
+
 # Reading every changed order, all pages, before anything is acted on.
 IMPORT_FETCH_TIMEOUT = timedelta(minutes=10)
 # An import run is repeated by its schedule anyway, so it gives up sooner.

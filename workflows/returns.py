@@ -10,6 +10,7 @@ from domain.returns import (
     StoreReturnsInput,
 )
 from workflows.policies import (
+    BACKMARKET_HEARTBEAT,
     DATABASE_RETRY,
     DATABASE_TIMEOUT,
     IMPORT_FETCH_TIMEOUT,
@@ -48,6 +49,7 @@ class ImportReturnsWorkflow:
             ReturnActivities.fetch_changed_care_folders,
             FetchCareFoldersInput(account_id=input.account_id, since=plan.since),
             start_to_close_timeout=IMPORT_FETCH_TIMEOUT,
+            heartbeat_timeout=BACKMARKET_HEARTBEAT,
             retry_policy=IMPORT_RETRY,
         )
         result = ImportReturnsResult(folders=len(fetched.folder_ids))
