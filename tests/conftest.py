@@ -12,10 +12,13 @@ from pathlib import Path
 import hypothesis  # noqa: F401
 import psycopg
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from database.migrate import upgrade
@@ -137,6 +140,27 @@ async def dev_env(
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture
+async def dev_client(dev_env: WorkflowEnvironment) -> Client:
+    """A client of the dev server in a namespace of the test's own.
+
+    Tests on the dev server reuse account and order ids (each has a fresh database),
+    so their workflow and schedule ids would meet in one namespace.
+    """
+    namespace = f"test-{uuid.uuid4().hex[:16]}"
+    await dev_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace,
+            workflow_execution_retention_period=Duration(seconds=24 * 3600),
+        )
+    )
+    return await Client.connect(
+        dev_env.client.service_client.config.target_host,
+        namespace=namespace,
+        data_converter=dev_env.client.data_converter,
+    )
 
 
 @pytest.fixture

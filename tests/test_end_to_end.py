@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client
 
 from bmsync.demo import DemoConfig, run_with_worker
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.devserver
 
 
 async def test_two_hundred_orders_each_accepted_and_shipped_exactly_once(
-    dev_env: WorkflowEnvironment,
+    dev_client: Client,
     session_factory: sessionmaker[Session],
     task_queue: str,
     tmp_path: Path,
@@ -28,7 +28,7 @@ async def test_two_hundred_orders_each_accepted_and_shipped_exactly_once(
     )
 
     report, _ = await run_with_worker(
-        dev_env.client,
+        dev_client,
         task_queue,
         session_factory,
         tmp_path,

@@ -4,7 +4,6 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from database.models import Account, AccountSettings
 from starter import SCHEDULE_PREFIX, apply_for_database
@@ -37,13 +36,13 @@ async def our_schedules(client: Client, account_id: int) -> dict[str, float]:
 
 
 async def test_applying_twice_changes_nothing_the_second_time(
-    dev_env: WorkflowEnvironment,
+    dev_client: Client,
     database_url: str,
     session_factory: sessionmaker[Session],
     task_queue: str,
 ) -> None:
     account_id = add_account(session_factory, order_import=True)
-    client = dev_env.client
+    client = dev_client
 
     first = await apply_for_database(client, database_url, task_queue)
     second = await apply_for_database(client, database_url, task_queue)
@@ -58,13 +57,13 @@ async def test_applying_twice_changes_nothing_the_second_time(
 
 
 async def test_settings_changes_update_or_remove_schedules(
-    dev_env: WorkflowEnvironment,
+    dev_client: Client,
     database_url: str,
     session_factory: sessionmaker[Session],
     task_queue: str,
 ) -> None:
     account_id = add_account(session_factory, order_import=True)
-    client = dev_env.client
+    client = dev_client
     schedule_id = f"{SCHEDULE_PREFIX}orders-import-{account_id}"
     await apply_for_database(client, database_url, task_queue)
 

@@ -4,7 +4,7 @@ misbehaves: every write still happens exactly once and every order finishes."""
 from pathlib import Path
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client
 
 from bmsync.soak import SoakConfig, soak
 from tests.conftest import PAYLOAD_KEY
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.devserver, pytest.mark.timeout(300)]
 
 
 async def test_orders_survive_kills_restarts_and_faults(
-    dev_env: WorkflowEnvironment, tmp_path: Path
+    dev_client: Client, tmp_path: Path
 ) -> None:
     config = SoakConfig(
         orders=30,
@@ -31,9 +31,7 @@ async def test_orders_survive_kills_restarts_and_faults(
         devices_per_sku=6,
     )
 
-    report = await soak(
-        config, tmp_path, temporal=dev_env.client, payload_key=PAYLOAD_KEY
-    )
+    report = await soak(config, tmp_path, temporal=dev_client, payload_key=PAYLOAD_KEY)
 
     assert report.problems == []
     figures = report.figures

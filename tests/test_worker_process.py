@@ -11,17 +11,17 @@ import pytest
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.devserver
 
 
-async def pollers(env: WorkflowEnvironment, task_queue: str) -> int:
-    response = await env.client.workflow_service.describe_task_queue(
+async def pollers(client: Client, task_queue: str) -> int:
+    response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
-            namespace=env.client.namespace,
+            namespace=client.namespace,
             task_queue=TaskQueue(name=task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
@@ -31,7 +31,7 @@ async def pollers(env: WorkflowEnvironment, task_queue: str) -> int:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 async def test_the_worker_polls_then_stops_cleanly_on_a_signal(
-    dev_env: WorkflowEnvironment,
+    dev_client: Client,
     database_url: str,
     task_queue: str,
     tmp_path: Path,
@@ -40,7 +40,8 @@ async def test_the_worker_polls_then_stops_cleanly_on_a_signal(
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": dev_client.namespace,
         "BMSYNC_TASK_QUEUE": task_queue,
         "BMSYNC_STATE_DIR": str(tmp_path),
         "BMSYNC_SHUTDOWN_GRACE_SECONDS": "5",
@@ -54,11 +55,11 @@ async def test_the_worker_polls_then_stops_cleanly_on_a_signal(
     )
     try:
         for _ in range(100):
-            if await pollers(dev_env, task_queue) > 0 or process.poll() is not None:
+            if await pollers(dev_client, task_queue) > 0 or process.poll() is not None:
                 break
             await asyncio.sleep(0.2)
         assert process.poll() is None, process.stdout and process.stdout.read()
-        assert await pollers(dev_env, task_queue) > 0
+        assert await pollers(dev_client, task_queue) > 0
 
         process.send_signal(stop_signal)
         code = await asyncio.to_thread(process.wait, 20)
