@@ -19,6 +19,7 @@ from backmarket.models import Order
 from database.inventory import (
     get_checkpoint,
     log_sync,
+    mark_orders_dispatched,
     set_checkpoint,
     upsert_backmarket_order,
 )
@@ -134,8 +135,9 @@ class OrderImportActivities:
                         "the database refused the order",
                     )
                     continue
-                if upserted.changed:
-                    changed.append(observed(order, upserted))
+                seen = observed(order, upserted)
+                if upserted.dispatched != _view(seen):
+                    changed.append(seen)
                 if upserted.created:
                     log_sync(
                         session,
@@ -180,7 +182,16 @@ class OrderImportActivities:
                     )
 
         await asyncio.gather(*(dispatch(order) for order in input.orders))
+        await asyncio.to_thread(self._mark_dispatched, input)
         return len(input.orders)
+
+    def _mark_dispatched(self, input: DispatchOrdersInput) -> None:
+        with self.deps.session_factory.begin() as session:
+            mark_orders_dispatched(
+                session,
+                input.account_id,
+                {order.order_id: _view(order) for order in input.orders},
+            )
 
     @activity.defn
     def save_order_checkpoint(self, input: SaveCheckpointInput) -> None:
@@ -212,6 +223,11 @@ def _log_skipped(
         error_class=error_class,
         detail=detail,
     )
+
+
+def _view(order: OrderObserved) -> str:
+    """The part of an order its workflow acts on, to tell whether it was told."""
+    return order.model_dump_json(include={"state", "lines", "shipped_tracking"})
 
 
 def _modified(order: Order) -> float:

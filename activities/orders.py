@@ -10,7 +10,7 @@ from activities.errors import backmarket_call, rejected
 from activities.heartbeat import heartbeats
 from activities.order_data import observed, order_data
 from backmarket import BackMarketClient
-from backmarket.errors import UnprocessableError
+from backmarket.errors import BadRequestError, UnprocessableError
 from backmarket.models import Order
 from database import orders as order_db
 from database.inventory import (
@@ -90,18 +90,18 @@ class OrderActivities:
         """Accept one orderline; a line Back Market already accepted counts as done."""
         client = await self.deps.clients.get(input.account_id)
         state = await self._line_state(client, input) if _is_retry() else LINE_PAID
-        if state in (LINE_ACCEPTED, LINE_SHIPPED):
-            return AcceptLineResult(
-                accepted=True, backmarket_state=state, note="already accepted"
-            )
         if state != LINE_PAID:
-            return AcceptLineResult(
-                accepted=False,
-                backmarket_state=state,
-                note=f"Back Market shows the line in state {state}: not accepted",
-            )
+            return _accept_settled(state)
         with backmarket_call():
-            await client.accept_orderline(input.order_id, input.sku)
+            try:
+                await client.accept_orderline(input.order_id, input.sku)
+            except BadRequestError:
+                # The line may have moved since the import read it: a customer who
+                # cancelled, or another tool that accepted it first.
+                state = await self._line_state(client, input)
+                if state == LINE_PAID:
+                    raise
+                return _accept_settled(state)
         await asyncio.to_thread(
             self._log,
             input.account_id,
@@ -229,19 +229,47 @@ class OrderActivities:
                     shipped=True, imei_sent=sent_imei, note="already shipped"
                 )
         shipment = input.shipment
+        tracking = shipment.tracking_number.strip()
         with backmarket_call():
-            await client.ship_order(
-                input.order_id,
-                tracking_number=shipment.tracking_number.strip(),
-                tracking_url=shipment.url,
-                shipper=shipment.carrier,
-                imei=imei,
-            )
+            try:
+                await client.ship_order(
+                    input.order_id,
+                    tracking_number=tracking,
+                    tracking_url=shipment.url,
+                    shipper=shipment.carrier,
+                    imei=imei,
+                )
+            except BadRequestError:
+                # An IMEI set on Back Market by someone else cannot change, and Back
+                # Market refuses the whole shipment for it: ship without ours.
+                held = await self._held_imei(client, input.order_id)
+                if imei is None or held is None:
+                    raise
+                await client.ship_order(
+                    input.order_id,
+                    tracking_number=tracking,
+                    tracking_url=shipment.url,
+                    shipper=shipment.carrier,
+                )
+                await asyncio.to_thread(self._mark_sent, input)
+                return ShipOrderResult(
+                    shipped=True,
+                    imei_sent=held == imei,
+                    note=f"shipped with tracking {tracking}; Back Market already "
+                    "held an IMEI for the line",
+                )
         await asyncio.to_thread(self._mark_sent, input)
-        note = f"shipped with tracking {shipment.tracking_number.strip()}"
+        note = f"shipped with tracking {tracking}"
         if imei is not None:
             note += " and the device's IMEI"
         return ShipOrderResult(shipped=True, imei_sent=imei is not None, note=note)
+
+    async def _held_imei(self, client: BackMarketClient, order_id: int) -> str | None:
+        """The IMEI Back Market holds for a single-device order's line, if any."""
+        order = await client.get_order(order_id)
+        if len(order.orderlines) != 1:
+            return None
+        return order.orderlines[0].imei or None
 
     def _mark_sent(self, input: ShipOrderInput) -> None:
         with self.deps.session_factory.begin() as session:
@@ -294,6 +322,19 @@ class OrderActivities:
 def _is_retry() -> bool:
     """A repeated attempt may follow a write whose answer was lost."""
     return activity.info().attempt > 1
+
+
+def _accept_settled(state: int) -> AcceptLineResult:
+    """What accepting a line comes to when Back Market shows it already decided."""
+    if state in (LINE_ACCEPTED, LINE_SHIPPED):
+        return AcceptLineResult(
+            accepted=True, backmarket_state=state, note="already accepted"
+        )
+    return AcceptLineResult(
+        accepted=False,
+        backmarket_state=state,
+        note=f"Back Market shows the line in state {state}: not accepted",
+    )
 
 
 def _imei_outcome(current: str, ours: str) -> SendLineImeiResult:

@@ -535,9 +535,9 @@ class UpsertOrderResult:
     created: bool
     status: str
     unknown_skus: list[str]
-    # Whether Back Market's view differs from what was stored before this call.
-    changed: bool = True
     lines: list[UpsertedLine] = field(default_factory=list)
+    # What the order's workflow was last told of it by an import, if anything.
+    dispatched: str | None = None
 
 
 def upsert_backmarket_order(
@@ -564,7 +564,6 @@ def upsert_backmarket_order(
         .with_for_update()
     )
     created = sales_order is None
-    changed = created
     if sales_order is None:
         sales_order = SalesOrder(
             channel=BACKMARKET_CHANNEL,
@@ -577,7 +576,6 @@ def upsert_backmarket_order(
         session.add(sales_order)
         session.flush()
     else:
-        changed = sales_order.backmarket_state != order.state
         sales_order.status_id = status.id
         sales_order.backmarket_state = order.state
         sales_order.updated_at = datetime.now(UTC)
@@ -593,12 +591,10 @@ def upsert_backmarket_order(
     for line in order.lines:
         item = existing.get(line.orderline_id)
         if item is not None:
-            changed = changed or item.external_state != line.state
             item.external_state = line.state
             if item.unknown_sku is not None and item.variation_id is None:
                 unknown.append(item.unknown_sku)
         else:
-            changed = True
             resolution = resolve_line(session, account_id, line.sku)
             if resolution.unknown_sku is not None:
                 unknown.append(resolution.unknown_sku)
@@ -628,8 +624,28 @@ def upsert_backmarket_order(
         )
     session.flush()
     return UpsertOrderResult(
-        sales_order.id, created, status.name, unknown, changed, stored
+        sales_order.id,
+        created,
+        status.name,
+        unknown,
+        stored,
+        sales_order.dispatched,
     )
+
+
+def mark_orders_dispatched(
+    session: Session, account_id: int, dispatched: dict[int, str]
+) -> None:
+    """Record what each order's workflow was told, keyed by Back Market order id."""
+    for order_id, view in dispatched.items():
+        session.execute(
+            update(SalesOrder)
+            .where(
+                SalesOrder.account_id == account_id,
+                SalesOrder.external_order_id == order_id,
+            )
+            .values(dispatched=view)
+        )
 
 
 def _listing_sold(session: Session, listing_id: int, units: int) -> None:

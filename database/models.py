@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
     func,
@@ -396,6 +397,10 @@ class SalesOrder(Base):
         ForeignKey("customers.id", ondelete="SET NULL")
     )
     backmarket_state: Mapped[int | None] = mapped_column(Integer)
+    # Back Market's view of the order as its workflow last received it from the
+    # import; an import that stored a newer view but died before telling the
+    # workflow finds the two apart and tells it.
+    dispatched: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
 

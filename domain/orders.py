@@ -107,6 +107,10 @@ class LineStatus(BaseModel):
     commits: list[CommittedItem] = Field(default_factory=list)
     imei_sent: bool = False
     imei_note: str | None = None
+    # Why Back Market refused to accept the line, or to take its IMEI; the write is
+    # not repeated by itself (an operator's validate asks again).
+    accept_refusal: str | None = None
+    imei_refusal: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -122,6 +126,8 @@ class ShipmentStatus(BaseModel):
     carrier: str | None = None
     url: str | None = None
     sent: bool = False
+    # Why Back Market refused the shipment; a new shipment replaces this one.
+    refusal: str | None = None
 
 
 class OrderState(BaseModel):
@@ -144,6 +150,8 @@ class ValidateOrderInput(BaseModel):
 class ValidateOrderResult(BaseModel):
     accepted: list[int]
     skipped: list[int]
+    # Why Back Market refused lines it was asked to accept.
+    refusals: list[str] = Field(default_factory=list)
 
 
 class CommitInventoryInput(BaseModel):
@@ -257,7 +265,7 @@ class FetchOrdersInput(BaseModel):
 
 
 class FetchOrdersResult(BaseModel):
-    """Orders that changed, already upserted, and the newest modification seen."""
+    """Stored orders whose workflows are yet to hear their current state."""
 
     changed: list[OrderObserved]
     seen: int

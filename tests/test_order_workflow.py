@@ -4,12 +4,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.order_import import OrderImportActivities
 from database.models import SalesOrder, SalesOrderStatus, Shipment
 from domain.orders import (
     AddShipmentInput,
     CommitInventoryInput,
+    FetchOrdersInput,
     OrderPhase,
     ValidateOrderInput,
 )
@@ -310,3 +312,111 @@ async def test_a_commit_for_an_order_back_market_does_not_know_is_refused(
             )
 
     assert world.open_commits() == 0
+
+
+async def test_a_line_the_customer_cancels_before_its_accept_closes_calmly(
+    world: World,
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: len(s.lines) == 2)
+        first, second = (line.orderline_id for line in state.lines)
+        handle = world.order_handle(order_id)
+        # Cancelled on Back Market after the import read the order: the operator's
+        # accept is refused there, and the order goes on with its other line.
+        world.sandbox.customer_cancel(first)
+
+        validated = await handle.execute_update(
+            OrderWorkflow.validate, ValidateOrderInput()
+        )
+        await handle.execute_update(
+            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-4")
+        )
+        final = await handle.result()
+
+    assert validated.accepted == [second] and validated.skipped == [first]
+    assert final.phase == OrderPhase.SHIPPED
+    assert [line.backmarket_state for line in final.lines] == [4, 3]
+    assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2, 3]
+
+
+async def test_an_accept_back_market_refuses_is_noted_and_the_order_keeps_running(
+    world: World,
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1))
+
+    async with world.worker():
+        await world.run_import()
+        await world.wait_for(order_id, lambda s: len(s.lines) == 1)
+        handle = world.order_handle(order_id)
+        # Renamed on Back Market after the import: accepting by the old SKU fails.
+        world.sandbox.orders[order_id].lines[0].listing.sku = "RENAMED"
+        validated = await handle.execute_update(
+            OrderWorkflow.validate, ValidateOrderInput()
+        )
+        state = await handle.query(OrderWorkflow.state)
+        described = await handle.describe()
+
+    assert validated.accepted == [] and len(validated.refusals) == 1
+    assert "Back Market refused orderline" in validated.refusals[0]
+    assert state.lines[0].accept_refusal == validated.refusals[0]
+    assert not state.lines[0].validated
+    assert described.status is not None and described.status.name == "RUNNING"
+    assert world.applied_bodies(order_id) == []
+
+
+async def test_a_single_device_order_whose_line_already_holds_an_imei_still_ships(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+    held = world.devices[sku][3]
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        handle = world.order_handle(order_id)
+        await handle.execute_update(
+            OrderWorkflow.commit_inventory,
+            CommitInventoryInput(
+                orderline_id=line_id, identifier=world.devices[sku][0]
+            ),
+        )
+        # Another tool set an IMEI on Back Market first; it cannot change.
+        world.sandbox.orders[order_id].lines[0].imei = held
+        await handle.execute_update(
+            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-5")
+        )
+        final = await handle.result()
+
+    assert final.phase == OrderPhase.SHIPPED
+    assert not final.lines[0].imei_sent
+    assert world.sandbox.orders[order_id].lines[0].imei == held
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert len(ships) == 1 and "imei" not in ships[0]
+
+
+async def test_orders_stored_by_an_import_that_died_before_dispatch_are_not_lost(
+    world: World,
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+    # An import reads and stores the order, then its worker dies before the order's
+    # workflow is started.
+    fetched = await ActivityEnvironment().run(
+        OrderImportActivities(world.deps()).fetch_changed_orders,
+        FetchOrdersInput(account_id=world.account_id),
+    )
+    assert [order.order_id for order in fetched.changed] == [order_id]
+
+    async with world.worker():
+        again = await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+
+    assert again.dispatched == 1
+    assert state.lines[0].validated
+    assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2]

@@ -207,17 +207,19 @@ class World:
                 )
                 self.devices.setdefault(sku, []).append(imei)
 
-    def worker(self) -> Worker:
-        deps = ActivityDeps(
+    def deps(self) -> ActivityDeps:
+        return ActivityDeps(
             session_factory=self.session_factory,
             clients=BackMarketClients(self.session_factory, transport=self.transport),
             temporal=self.client,
             task_queue=self.task_queue,
         )
+
+    def worker(self) -> Worker:
         return build_worker(
             self.client,
             self.task_queue,
-            deps,
+            self.deps(),
             grace_seconds=5,
             fail_on_workflow_bugs=True,
         )

@@ -33,7 +33,9 @@ class ImportOrdersWorkflow:
 
     All pages are read and stored before any order workflow is started or signalled,
     and the checkpoint moves only after that: a failed page leaves it where it was,
-    and the next run reads the same window again.
+    and the next run reads the same window again. Each order remembers what its
+    workflow was last told, so a run that stored orders but died before telling
+    their workflows leaves them to be told by the next.
     """
 
     @workflow.run

@@ -152,14 +152,19 @@ class OrderWorkflow:
         """Accept lines on Back Market, as an operator asked."""
         await self._wait_loaded()
         wanted = input.orderline_ids or list(self.lines)
-        accepted, skipped = [], []
+        accepted, skipped, refusals = [], [], []
         for orderline_id in wanted:
             if await self._accept(orderline_id):
                 accepted.append(orderline_id)
-            else:
-                skipped.append(orderline_id)
+                continue
+            skipped.append(orderline_id)
+            refusal = self.lines[orderline_id].accept_refusal
+            if refusal is not None:
+                refusals.append(refusal)
         self.wake = True
-        return ValidateOrderResult(accepted=accepted, skipped=skipped)
+        return ValidateOrderResult(
+            accepted=accepted, skipped=skipped, refusals=refusals
+        )
 
     @validate.validator
     def _check_validate(self, input: ValidateOrderInput) -> None:
@@ -322,16 +327,20 @@ class OrderWorkflow:
                         unknown_sku=seen.unknown_sku,
                     )
                     self.lines[seen.orderline_id] = line
-                was_closed = line.closed
-                line.backmarket_state = seen.state
                 line.unknown_sku = seen.unknown_sku
-                if seen.state in (LINE_ACCEPTED, LINE_SHIPPED):
-                    line.validated = True
-                if line.closed and not was_closed and line.commits:
-                    await self._release(line)
+                await self._line_moved(line, seen.state)
             if observed.state == ORDER_SHIPPED and self.shipment is not None:
                 self.shipment.sent = True
         self.loaded = self.loaded or bool(self.lines)
+
+    async def _line_moved(self, line: LineStatus, state: int) -> None:
+        """Take the line's state on Back Market; a closing line frees its devices."""
+        was_closed = line.closed
+        line.backmarket_state = state
+        if state in (LINE_ACCEPTED, LINE_SHIPPED):
+            line.validated = True
+        if line.closed and not was_closed and line.commits:
+            await self._release(line)
 
     async def _release(self, line: LineStatus) -> None:
         await workflow.execute_activity_method(
@@ -354,7 +363,9 @@ class OrderWorkflow:
         waiting = [
             line.orderline_id
             for line in self.lines.values()
-            if line.backmarket_state == LINE_PAID and not line.validated
+            if line.backmarket_state == LINE_PAID
+            and not line.validated
+            and line.accept_refusal is None
         ]
         if not waiting:
             return
@@ -369,19 +380,24 @@ class OrderWorkflow:
             line = self.lines.get(orderline_id)
             if line is None or line.validated or line.backmarket_state != LINE_PAID:
                 return False
-            result = await workflow.execute_activity_method(
-                OrderActivities.accept_line,
-                AcceptLineInput(
-                    account_id=self.account_id,
-                    order_id=self.order_id,
-                    orderline_id=orderline_id,
-                    sku=line.sku,
-                ),
-                start_to_close_timeout=BACKMARKET_TIMEOUT,
-                heartbeat_timeout=BACKMARKET_HEARTBEAT,
-                retry_policy=BACKMARKET_RETRY,
-            )
-            line.backmarket_state = result.backmarket_state
+            try:
+                result = await workflow.execute_activity_method(
+                    OrderActivities.accept_line,
+                    AcceptLineInput(
+                        account_id=self.account_id,
+                        order_id=self.order_id,
+                        orderline_id=orderline_id,
+                        sku=line.sku,
+                    ),
+                    start_to_close_timeout=BACKMARKET_TIMEOUT,
+                    heartbeat_timeout=BACKMARKET_HEARTBEAT,
+                    retry_policy=BACKMARKET_RETRY,
+                )
+            except ActivityError as err:
+                line.accept_refusal = self._refused(err, f"orderline {orderline_id}")
+                return False
+            line.accept_refusal = None
+            await self._line_moved(line, result.backmarket_state)
             line.validated = result.accepted
             if not result.accepted:
                 self.notes.append(f"orderline {orderline_id}: {result.note}")
@@ -397,6 +413,7 @@ class OrderWorkflow:
             if line.validated
             and not line.closed
             and not line.imei_sent
+            and line.imei_refusal is None
             and line.commits
             and self._imei_outlook(line, line.commits[0])[0]
         ]
@@ -407,23 +424,35 @@ class OrderWorkflow:
             return
         for line in candidates:
             async with self.write_lock:
-                result = await workflow.execute_activity_method(
-                    OrderActivities.send_line_imei,
-                    SendLineImeiInput(
-                        account_id=self.account_id,
-                        order_id=self.order_id,
-                        orderline_id=line.orderline_id,
-                        inventory_item_id=line.commits[0].inventory_item_id,
-                    ),
-                    start_to_close_timeout=BACKMARKET_TIMEOUT,
-                    heartbeat_timeout=BACKMARKET_HEARTBEAT,
-                    retry_policy=BACKMARKET_RETRY,
-                )
+                try:
+                    result = await workflow.execute_activity_method(
+                        OrderActivities.send_line_imei,
+                        SendLineImeiInput(
+                            account_id=self.account_id,
+                            order_id=self.order_id,
+                            orderline_id=line.orderline_id,
+                            inventory_item_id=line.commits[0].inventory_item_id,
+                        ),
+                        start_to_close_timeout=BACKMARKET_TIMEOUT,
+                        heartbeat_timeout=BACKMARKET_HEARTBEAT,
+                        retry_policy=BACKMARKET_RETRY,
+                    )
+                except ActivityError as err:
+                    refusal = self._refused(
+                        err, f"IMEI of orderline {line.orderline_id}"
+                    )
+                    line.imei_refusal = line.imei_note = refusal
+                    continue
             line.imei_sent = result.sent
             line.imei_note = result.note
 
     async def _ship_if_ready(self) -> None:
-        if self.shipment is None or self.shipment.sent or not self._ready_to_ship():
+        if (
+            self.shipment is None
+            or self.shipment.sent
+            or self.shipment.refusal is not None
+            or not self._ready_to_ship()
+        ):
             return
         imei_item: int | None = None
         if self._single_device():
@@ -433,22 +462,26 @@ class OrderWorkflow:
                 if settings.imei_sync:
                     imei_item = line.commits[0].inventory_item_id
         async with self.write_lock:
-            result = await workflow.execute_activity_method(
-                OrderActivities.ship_order,
-                ShipOrderInput(
-                    account_id=self.account_id,
-                    order_id=self.order_id,
-                    shipment=AddShipmentInput(
-                        tracking_number=self.shipment.tracking_number,
-                        carrier=self.shipment.carrier,
-                        url=self.shipment.url,
+            try:
+                result = await workflow.execute_activity_method(
+                    OrderActivities.ship_order,
+                    ShipOrderInput(
+                        account_id=self.account_id,
+                        order_id=self.order_id,
+                        shipment=AddShipmentInput(
+                            tracking_number=self.shipment.tracking_number,
+                            carrier=self.shipment.carrier,
+                            url=self.shipment.url,
+                        ),
+                        inventory_item_id=imei_item,
                     ),
-                    inventory_item_id=imei_item,
-                ),
-                start_to_close_timeout=BACKMARKET_TIMEOUT,
-                heartbeat_timeout=BACKMARKET_HEARTBEAT,
-                retry_policy=BACKMARKET_RETRY,
-            )
+                    start_to_close_timeout=BACKMARKET_TIMEOUT,
+                    heartbeat_timeout=BACKMARKET_HEARTBEAT,
+                    retry_policy=BACKMARKET_RETRY,
+                )
+            except ActivityError as err:
+                self.shipment.refusal = self._refused(err, "the shipment")
+                return
         self.shipment.sent = result.shipped
         self.notes.append(result.note)
         if result.shipped:
@@ -458,6 +491,15 @@ class OrderWorkflow:
                     line.backmarket_state = LINE_SHIPPED
                     if imei_item is not None and result.imei_sent:
                         line.imei_sent = True
+
+    def _refused(self, err: ActivityError, what: str) -> str:
+        """Note a write Back Market refused for good; the order goes on without it."""
+        refusal = f"Back Market refused {what}: {_rule_broken(err)}"
+        self.notes.append(refusal)
+        workflow.logger.warning(
+            "write refused", extra={"order_id": self.order_id, "what": what}
+        )
+        return refusal
 
     def _ready_to_ship(self) -> bool:
         open_lines = [line for line in self.lines.values() if not line.closed]
@@ -517,7 +559,9 @@ class OrderWorkflow:
             pending = [
                 line
                 for line in open_lines
-                if not line.imei_sent and self._imei_outlook(line, line.commits[0])[0]
+                if not line.imei_sent
+                and line.imei_refusal is None
+                and self._imei_outlook(line, line.commits[0])[0]
             ]
             if pending:
                 return OrderPhase.COMMITTED

@@ -182,6 +182,8 @@ def validate(
             f"not accepted (not paid, or already done): "
             f"{', '.join(map(str, result.skipped))}"
         )
+    for refusal in result.refusals:
+        out.print(refusal)
 
 
 @app.command("commit")
