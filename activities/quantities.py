@@ -20,7 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -33,8 +33,8 @@ from activities.errors import backmarket_call
 from backmarket import BackMarketClient
 from backmarket.client import build_catalog_csv
 from backmarket.errors import BackMarketError, NotFoundError, RetryableError
-from backmarket.models import ListingUpdate, Task, TaskStatus
-from database.inventory import log_sync
+from backmarket.models import ListingUpdate, Orderline, Task, TaskStatus
+from database.inventory import imported_orderline_ids, log_sync
 from database.listings import (
     clear_foreign_write,
     flag_foreign_write,
@@ -69,6 +69,9 @@ LISTING_ATTEMPTS = 3
 # The SKU-line budget is hourly: writes that would wait longer than this for it
 # are left for a later pass rather than holding the activity for an hour.
 BUDGET_WAIT_MAX_S = 5.0
+# Back Market's clock is not ours: orders created shortly before a read are taken
+# for sales after it, which errs towards listing less, never more.
+SALES_CLOCK_SKEW = timedelta(minutes=1)
 TASK_POLL_S = 5.0
 TASK_TIMEOUT_S = 1800.0
 PLAN_SHOWN = 200
@@ -483,11 +486,21 @@ class QuantityPass:
         read_at: datetime,
         how: str,
     ) -> None:
+        self._record_push(candidate, before, value, read_at, how)
+        self.result.pushed += 1
+
+    def _record_push(
+        self,
+        candidate: _Candidate,
+        before: int,
+        value: int,
+        read_at: datetime,
+        how: str,
+    ) -> None:
         with self.session_factory.begin() as session:
             row = session.get(Listing, candidate.listing_id)
             assert row is not None
             record_push(session, row, value, before=before, how=how, at=read_at)
-        self.result.pushed += 1
 
     def _gone(self, candidate: _Candidate) -> None:
         self.result.gone += 1
@@ -551,14 +564,67 @@ class QuantityPass:
             task_id = await self.client.bulk_update_listings(catalog)
             task = await self._wait_for(task_id)
         outcomes = _task_outcomes(task)
+        written: list[tuple[_Candidate, int]] = []
         for candidate, before, value in writes:
             ok, message = outcomes.get(candidate.sku.casefold(), (task.finished, None))
             if ok and task.action_status == TaskStatus.DONE:
                 await asyncio.to_thread(
                     self._pushed, candidate, before, value, read_at, f"bulk {task_id}"
                 )
+                written.append((candidate, value))
             else:
                 await self._bulk_line_failed(candidate, message or "task failed")
+        await self._take_off_sales_made_meanwhile(written, read_at)
+
+    async def _take_off_sales_made_meanwhile(
+        self, written: list[tuple[_Candidate, int]], read_at: datetime
+    ) -> None:
+        """Lower again the listings that sold while the bulk task was pending.
+
+        The task sets absolute quantities decided on a read made minutes before it
+        ran: a unit Back Market sold in between, from an order not imported yet, was
+        written back over. Every such order since the read is taken off; counting
+        one that sold after the task ran too errs low, and the next pass, woken by
+        that order's import, puts it right.
+        """
+        if not written:
+            return
+        with backmarket_call():
+            orders = await self.client.list_orders(
+                date_creation=read_at - SALES_CLOCK_SKEW
+            )
+        lines = [line for order in orders for line in order.orderlines]
+        known = await asyncio.to_thread(self._imported_orderlines, lines)
+        sold: dict[str, int] = {}
+        for line in lines:
+            if line.id not in known and line.listing:
+                key = line.listing.casefold()
+                sold[key] = sold.get(key, 0) + max(line.quantity, 1)
+        for candidate, value in written:
+            units = sold.get(candidate.sku.casefold(), 0)
+            if units == 0:
+                continue
+            with backmarket_call():
+                current = (await self.client.get_listing(candidate.uuid)).quantity
+                lowered = min(current, max(0, value - units))
+                if lowered == current:
+                    continue
+                await self.client.update_listing(
+                    candidate.uuid, ListingUpdate(quantity=lowered)
+                )
+            await asyncio.to_thread(
+                self._record_push,
+                candidate,
+                current,
+                lowered,
+                datetime.now(UTC),
+                f"{units} unit(s) sold while the bulk task waited",
+            )
+            self.result.resold += 1
+
+    def _imported_orderlines(self, lines: list[Orderline]) -> set[int]:
+        with self.session_factory() as session:
+            return imported_orderline_ids(session, [line.id for line in lines])
 
     def _lines_that_fit(self, wanted: int) -> int:
         """How many SKU lines the hourly budget takes without a long wait."""

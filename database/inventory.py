@@ -633,6 +633,18 @@ def upsert_backmarket_order(
     )
 
 
+def imported_orderline_ids(session: Session, orderline_ids: Sequence[int]) -> set[int]:
+    """Which of these Back Market orderlines are stored as order items."""
+    if not orderline_ids:
+        return set()
+    found = session.scalars(
+        select(OrderItem.external_orderline_id).where(
+            OrderItem.external_orderline_id.in_(list(orderline_ids))
+        )
+    )
+    return {orderline_id for orderline_id in found if orderline_id is not None}
+
+
 def mark_orders_dispatched(
     session: Session, account_id: int, dispatched: dict[int, str]
 ) -> None:

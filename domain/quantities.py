@@ -87,6 +87,8 @@ class PushQuantitiesResult(BaseModel):
     deferred: int = 0
     read: int = 0
     bulk: bool = False
+    # Listings lowered again after a bulk write for units sold while it waited.
+    resold: int = 0
     held: list[int] = Field(default_factory=list)
     # Filled for dry runs only, at most a page of them.
     plan: list[PlannedPush] = Field(default_factory=list)
@@ -104,6 +106,7 @@ class PushQuantitiesResult(BaseModel):
             deferred=self.deferred + later.deferred,
             read=self.read + later.read,
             bulk=self.bulk or later.bulk,
+            resold=self.resold + later.resold,
             held=later.held,
             plan=self.plan + later.plan,
         )

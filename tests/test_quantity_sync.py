@@ -314,3 +314,38 @@ async def test_an_imported_order_wakes_the_quantity_sync(world: World) -> None:
     # 6 devices, one of them sold: the import's notification alone got it there.
     assert state.last_result is not None and state.last_result.failed == 0
     assert world.listing(sku).last_pushed_quantity == 5
+
+
+async def test_a_sale_while_a_bulk_task_waits_is_taken_off_again(world: World) -> None:
+    sold_sku, other_sku = world.skus
+    async with world.worker():
+        await import_then_enable(world)
+    sold: list[int] = []
+
+    def sell_while_the_task_waits(request: httpx.Request) -> None:
+        # The task is queued with absolute quantities decided before this order.
+        if request.method == "GET" and request.url.path.startswith("/ws/tasks/"):
+            if not sold:
+                sold.append(world.place_order((sold_sku, 1)))
+        return None
+
+    clients = BackMarketClients(
+        world.session_factory,
+        transport=HookedTransport(world.transport, sell_while_the_task_waits),
+    )
+    client = await clients.get(world.account_id)
+    try:
+        result = await QuantityPass(
+            world.session_factory,
+            client,
+            PushQuantitiesInput(account_id=world.account_id, bulk_from=1),
+        ).run()
+    finally:
+        await clients.close()
+
+    assert sold, "the order was never placed"
+    assert result.bulk and result.pushed == 2 and result.resold == 1
+    # 4 devices each; one sold on Back Market while the bulk task waited.
+    assert world.sandbox_quantity(sold_sku) == 3
+    assert world.sandbox_quantity(other_sku) == 4
+    assert world.listing(sold_sku).last_pushed_quantity == 3
