@@ -47,7 +47,7 @@ from database.listings import (
 )
 from database.models import AccountSettings, Listing
 from database.orders import account_settings
-from database.quantity import calculated_quantities
+from database.quantity import calculated_quantities, syncing_account_ids
 from domain.quantities import (
     AccountRef,
     NotifyStockChangedInput,
@@ -129,13 +129,7 @@ class QuantityActivities:
 
     def _syncing_accounts(self) -> list[int]:
         with self.deps.session_factory() as session:
-            return list(
-                session.scalars(
-                    select(AccountSettings.account_id).where(
-                        AccountSettings.quantity_sync.is_(True)
-                    )
-                )
-            )
+            return syncing_account_ids(session)
 
 
 @dataclass

@@ -24,10 +24,12 @@ A listing mapped to nothing gets no quantity at all, with the reason, never 0: p
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
+
+from database.models import AccountSettings
 
 REASON_SKU_NOT_IN_CATALOG = "sku not in catalog"
 REASON_NO_VARIATION_CHOSEN = "no variation chosen"
@@ -179,3 +181,14 @@ LEFT JOIN outstanding_unknown_sku u ON u.listing_id = listing.id
 ORDER BY listing.id
 """
 ).bindparams(bindparam("listing_ids", type_=ARRAY(BigInteger)))
+
+
+def syncing_account_ids(session: Session) -> list[int]:
+    """The accounts whose quantity sync is on."""
+    return list(
+        session.scalars(
+            select(AccountSettings.account_id)
+            .where(AccountSettings.quantity_sync.is_(True))
+            .order_by(AccountSettings.account_id)
+        )
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bmsync.commands._db import command_session, err, fail
+from bmsync.commands._wake import wake_quantity_sync
 from database import inventory as repo
 from database.accounts import AccountError, require_account
 from database.models import (
@@ -62,6 +63,8 @@ def import_(
         f"{result.created} device(s) added, {result.unchanged} already in stock, "
         f"{result.variations_created} new variation(s)"
     )
+    if result.created:
+        wake_quantity_sync("stock imported")
 
 
 MAX_SERIAL = 50
@@ -110,6 +113,7 @@ def add(
     except IntegrityError:
         fail(f"a device with IMEI {imei} is already in stock")
     out.print(f"device {item_id} added")
+    wake_quantity_sync("stock added")
 
 
 @app.command("list")

@@ -12,6 +12,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from bmsync.commands._db import command_session, fail
+from bmsync.commands._wake import wake_quantity_sync
 from database.accounts import AccountError, require_account
 from database.inventory import NotFound
 from database.listings import (
@@ -101,6 +102,7 @@ def map_(
         out.print(f"  {view.variation_id}  {escape(view.label)}")
     if not views:
         out.print("  nothing yet: the SKU is not in the catalog")
+    wake_quantity_sync("listing mapped")
 
 
 @app.command("unmap")

@@ -6,8 +6,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from bmsync.commands._db import command_session, fail
+from bmsync.commands._wake import wake_quantity_sync
 from database.accounts import (
+    COUNTED_STATUSES,
+    COUNTED_WAREHOUSES,
     SETTINGS,
+    STATUS_MAP_PREFIX,
     AccountError,
     require_account,
     set_setting,
@@ -17,6 +21,16 @@ from database.accounts import (
 
 app = typer.Typer(help="Per-account settings.", no_args_is_help=True)
 out = Console()
+
+# Settings that change what a listing's calculated quantity is, or whether it is
+# pushed at all.
+MOVES_QUANTITIES = {
+    "quantity-sync",
+    "safety-buffer",
+    "overwrite-foreign-writes",
+    COUNTED_STATUSES,
+    COUNTED_WAREHOUSES,
+}
 
 
 @app.command("show")
@@ -48,3 +62,5 @@ def set_(account: str, key: str, value: str) -> None:
     except AccountError as exc:
         fail(str(exc), 2)
     out.print(f"{escape(account)}: {key} = {escape(value)}")
+    if key in MOVES_QUANTITIES or key.startswith(STATUS_MAP_PREFIX):
+        wake_quantity_sync(f"setting {key} changed")

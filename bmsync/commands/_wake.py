@@ -1,0 +1,55 @@
+"""Waking the quantity sync after a command changed what counts as stock."""
+
+import asyncio
+
+from bmsync.commands._db import command_session, err
+from database.quantity import syncing_account_ids
+from runtime.embedded import EmbeddedTemporal
+from runtime.quantity_client import notify_stock_changed
+from runtime.settings import Settings, get_settings
+from runtime.temporal import connect
+
+# Telling the sync is a courtesy: a command does not hang on an unreachable server.
+WAKE_TIMEOUT_S = 10.0
+
+
+def wake_quantity_sync(reason: str) -> None:
+    """Tell the quantity sync of every syncing account that its stock may have moved.
+
+    Only a Temporal server that is already up is told; a command does not start one
+    for this. What is not told now, the periodic reconcile finds.
+    """
+    with command_session() as session:
+        account_ids = syncing_account_ids(session)
+    if not account_ids:
+        return
+    try:
+        told = asyncio.run(
+            asyncio.wait_for(
+                _notify(get_settings(), account_ids, reason), WAKE_TIMEOUT_S
+            )
+        )
+    except (TimeoutError, RuntimeError, OSError):
+        told = False
+    if not told:
+        err.print(
+            "note: Temporal is not reachable, so the quantity sync was not told; "
+            "its next reconcile pushes the change"
+        )
+
+
+async def _notify(settings: Settings, account_ids: list[int], reason: str) -> bool:
+    address = settings.temporal_address
+    if address is None:
+        embedded = EmbeddedTemporal(
+            settings.state_dir / "temporal",
+            port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            namespace=settings.temporal_namespace,
+        )
+        if not await embedded.is_serving():
+            return False
+        address = embedded.address
+    client = await connect(address, settings.temporal_namespace, settings)
+    await notify_stock_changed(client, settings.task_queue, account_ids, reason)
+    return True
