@@ -9,6 +9,8 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
+from activities.unreadable import record_unreadable, unreadable_uuids
+from backmarket.client import SkippedItem
 from backmarket.models import Listing as BackMarketListing
 from backmarket.models import PublicationState
 from database.inventory import log_sync
@@ -34,13 +36,15 @@ class ListingActivities:
             return ImportListingsResult(skipped=True)
         online_only = scope == ListingImportScope.ONLINE.value
         client = await self.deps.clients.get(input.account_id)
+        skipped: list[SkippedItem] = []
         with backmarket_call():
             listings = await client.list_listings(
-                publication_state=PublicationState.ONLINE if online_only else None
+                publication_state=PublicationState.ONLINE if online_only else None,
+                skipped=skipped,
             )
         data = [d for d in (_listing_data(x) for x in listings) if d is not None]
         result = await asyncio.to_thread(
-            self._store, input.account_id, data, not online_only, add_new
+            self._store, input.account_id, data, not online_only, add_new, skipped
         )
         activity.logger.info(
             "listings imported",
@@ -69,15 +73,21 @@ class ListingActivities:
         data: list[ListingData],
         complete: bool,
         add_new: bool,
+        skipped: list[SkippedItem],
     ) -> ImportListingsResult:
+        unreadable = unreadable_uuids(skipped)
         with self.deps.session_factory.begin() as session:
+            record_unreadable(session, account_id, "listing_import", skipped)
             counts = upsert_listings(
                 session,
                 account_id,
                 data,
-                complete=complete,
+                # A listing that could not be read, and whose id is unknown, may be
+                # any of those missing: none is taken for gone.
+                complete=complete and unreadable is not None,
                 add_new=add_new,
                 now=datetime.now(UTC),
+                unreadable=unreadable or (),
             )
             if counts.not_imported:
                 log_sync(
@@ -117,6 +127,7 @@ class ListingActivities:
             not_imported=counts.not_imported,
             gone=counts.gone,
             unmapped=unmapped,
+            failed=len(skipped),
         )
 
 

@@ -30,8 +30,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
+from activities.unreadable import record_unreadable, unreadable_ids
 from backmarket import BackMarketClient
-from backmarket.client import build_catalog_csv
+from backmarket.client import SkippedItem, build_catalog_csv
 from backmarket.errors import BackMarketError, NotFoundError, RetryableError
 from backmarket.models import ListingUpdate, Orderline, Task, TaskStatus
 from database.inventory import imported_orderline_ids, log_sync
@@ -282,17 +283,17 @@ class QuantityPass:
     ) -> list[_Candidate]:
         """Read every listing; keep those whose target differs from Back Market's."""
         self.read_at = datetime.now(UTC)
-        with backmarket_call():
-            listed = {x.id: x.quantity for x in await self.client.list_listings()}
-        self.result.read += len(listed)
-        self.beat()
+        listed, unreadable = await self._read_every_listing()
         differing: list[_Candidate] = []
         missing: list[int] = []
         seen: dict[int, int] = {}
         for candidate in candidates:
             quantity = listed.get(candidate.uuid)
             if quantity is None:
-                missing.append(candidate.listing_id)
+                if _unreadable(candidate, unreadable):
+                    self._unread(candidate)
+                else:
+                    missing.append(candidate.listing_id)
                 continue
             candidate.listed = quantity
             if quantity != candidate.known:
@@ -305,6 +306,30 @@ class QuantityPass:
             await asyncio.to_thread(self._record_read, seen, missing, len(differing))
         self.result.gone += len(missing)
         return differing
+
+    async def _read_every_listing(self) -> tuple[dict[str, int], set[str] | None]:
+        """Every listing's quantity by uuid, and the ids of those that did not fit.
+
+        The second is None when a listing that did not fit came without an id.
+        """
+        skipped: list[SkippedItem] = []
+        with backmarket_call():
+            listings = await self.client.list_listings(skipped=skipped)
+        listed = {x.id: x.quantity for x in listings}
+        self.result.read += len(listed)
+        self.beat()
+        if skipped and not self.input.dry_run:
+            await asyncio.to_thread(self._record_unreadable, skipped)
+        return listed, unreadable_ids(skipped)
+
+    def _record_unreadable(self, skipped: list[SkippedItem]) -> None:
+        with self.session_factory.begin() as session:
+            record_unreadable(session, self.account_id, "quantity_reconcile", skipped)
+
+    def _unread(self, candidate: _Candidate) -> None:
+        """A listing Back Market sent in a form we cannot read: left as it is."""
+        self.result.failed += 1
+        self._plan_entry(candidate, None, "failed", "unreadable on Back Market")
 
     def _record_read(
         self, seen: dict[int, int], missing: list[int], differing: int
@@ -522,20 +547,21 @@ class QuantityPass:
     async def _write_in_bulk(self, candidates: list[_Candidate]) -> None:
         self.result.bulk = True
         read_at = self.read_at
+        unreadable: set[str] | None = set()
         if not self.input.full:
             read_at = datetime.now(UTC)
             # Many listings to write: one complete read is cheaper than one each.
-            with backmarket_call():
-                listed = {x.id: x.quantity for x in await self.client.list_listings()}
-            self.result.read += len(listed)
-            self.beat()
+            listed, unreadable = await self._read_every_listing()
         else:
             listed = {c.uuid: c.listed for c in candidates if c.listed is not None}
         writes: list[tuple[_Candidate, int, int]] = []
         for candidate in candidates:
             current = listed.get(candidate.uuid)
             if current is None:
-                await asyncio.to_thread(self._gone, candidate)
+                if _unreadable(candidate, unreadable):
+                    self._unread(candidate)
+                else:
+                    await asyncio.to_thread(self._gone, candidate)
                 continue
             action, value, _ = await asyncio.to_thread(
                 self._decide_and_note, candidate, current, read_at
@@ -694,6 +720,11 @@ def _baseline(row: Listing) -> tuple[int | None, datetime]:
         return row.last_pushed_quantity, row.last_pushed_at
     since = row.quantity_seen_at or row.created_at
     return row.quantity, since
+
+
+def _unreadable(candidate: _Candidate, unreadable: set[str] | None) -> bool:
+    """Whether a listing missing from a read may be one that did not fit."""
+    return unreadable is None or candidate.uuid in unreadable
 
 
 def _task_outcomes(task: Task) -> dict[str, tuple[bool, str | None]]:

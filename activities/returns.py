@@ -9,6 +9,9 @@ from temporalio import activity
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call
 from activities.heartbeat import heartbeats
+from activities.unreadable import record_unreadable, unreadable_ids
+from backmarket.client import SkippedItem
+from backmarket.errors import PayloadError
 from backmarket.models import CareFolder, ReturnLabelKind
 from database.inventory import get_checkpoint, set_checkpoint
 from database.orders import account_settings
@@ -57,15 +60,26 @@ class ReturnActivities:
             if input.since is not None
             else datetime.now(UTC) - FIRST_RUN_WINDOW
         )
+        skipped: list[SkippedItem] = []
         with backmarket_call():
-            folders = await client.list_care_folders(last_modification_date=since)
+            folders = await client.list_care_folders(
+                last_modification_date=since, skipped=skipped
+            )
         newest = max(
             (f.date_modification for f in folders if f.date_modification),
             default=None,
         )
+        # A folder whose summary does not fit is still read in full by its id.
+        ids = {f.id for f in folders} | _numeric(unreadable_ids(skipped) or set())
+        if skipped:
+            await asyncio.to_thread(self._record_unreadable, input.account_id, skipped)
         return FetchCareFoldersResult(
-            folder_ids=sorted({f.id for f in folders}), newest_modification=newest
+            folder_ids=sorted(ids), newest_modification=newest
         )
+
+    def _record_unreadable(self, account_id: int, skipped: list[SkippedItem]) -> None:
+        with self.deps.session_factory.begin() as session:
+            record_unreadable(session, account_id, "rma_import", skipped)
 
     @activity.defn
     async def store_returns(self, input: StoreReturnsInput) -> StoreReturnsResult:
@@ -74,7 +88,16 @@ class ReturnActivities:
         result = StoreReturnsResult()
         for folder_id in input.folder_ids:
             with backmarket_call():
-                folder = await client.get_care_folder(folder_id)
+                try:
+                    folder = await client.get_care_folder(folder_id)
+                except PayloadError as exc:
+                    # Logged and left out; the others are imported.
+                    skipped = [SkippedItem(object_id=str(folder_id), error=exc)]
+                    await asyncio.to_thread(
+                        self._record_unreadable, input.account_id, skipped
+                    )
+                    result.failed += 1
+                    continue
             result.read += 1
             claims = _return_claims(folder)
             if not claims:
@@ -109,6 +132,10 @@ class ReturnActivities:
             set_checkpoint(
                 session, input.account_id, CHECKPOINT_KIND, value_at=input.value
             )
+
+
+def _numeric(ids: set[str]) -> set[int]:
+    return {int(object_id) for object_id in ids if object_id.isdigit()}
 
 
 def _return_claims(folder: CareFolder) -> list[ReturnClaim]:

@@ -185,8 +185,13 @@ class BackMarketClient:
         publication_state: int | None = None,
         min_quantity: int | None = None,
         max_quantity: int | None = None,
+        skipped: list[SkippedItem] | None = None,
     ) -> list[Listing]:
-        """Every listing matching the filters, all pages."""
+        """Every listing matching the filters, all pages.
+
+        With `skipped`, a listing that does not fit the model is added there
+        instead of failing the call.
+        """
         params = _params(
             publication_state=publication_state,
             min_quantity=min_quantity,
@@ -199,6 +204,7 @@ class BackMarketClient:
             what="listing",
             id_key="id",
             scopes=(Scope.CATALOG,),
+            skipped=skipped,
         )
 
     async def get_listing(self, listing_id: str | int) -> Listing:
@@ -428,8 +434,13 @@ class BackMarketClient:
         last_id: int | None = None,
         orderline: int | None = None,
         last_modification_date: datetime | None = None,
+        skipped: list[SkippedItem] | None = None,
     ) -> list[CareFolderSummary]:
-        """Every care folder matching the filters (Back Market pages these by 10)."""
+        """Every care folder matching the filters (Back Market pages these by 10).
+
+        With `skipped`, a folder that does not fit the model is added there
+        instead of failing the call.
+        """
         params = _params(
             state=state,
             last_id=last_id,
@@ -444,6 +455,7 @@ class BackMarketClient:
             id_key="id",
             scopes=(Scope.CARE_LIST,),
             page_size=None,
+            skipped=skipped,
         )
 
     async def get_care_folder(self, folder_id: int) -> CareFolder:

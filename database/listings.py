@@ -5,7 +5,7 @@ transaction.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -83,13 +83,15 @@ def upsert_listings(
     complete: bool,
     add_new: bool,
     now: datetime,
+    unreadable: Collection[uuid.UUID] = (),
 ) -> ListingImportCounts:
     """Store what an import read, keyed by Back Market's uuid.
 
     `complete` says the read covered every listing of the account, so a known
     listing missing from it is gone from Back Market; it is marked, never deleted,
-    since orders and the sync history point at it. New listings are added only with
-    `add_new`.
+    since orders and the sync history point at it. Listings in `unreadable` were
+    listed but could not be read, so they are not gone. New listings are added
+    only with `add_new`.
     """
     counts = ListingImportCounts()
     known = {
@@ -128,7 +130,7 @@ def upsert_listings(
             counts.unchanged += 1
         row.quantity_seen_at = now
     if complete:
-        seen_ids = {data.backmarket_uuid for data in seen}
+        seen_ids = {data.backmarket_uuid for data in seen} | set(unreadable)
         for key, row in known.items():
             if key not in seen_ids and not row.gone_from_backmarket:
                 row.gone_from_backmarket = True

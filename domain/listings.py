@@ -21,6 +21,8 @@ class ImportListingsResult(BaseModel):
     gone: int = 0
     # Listings whose SKU our catalog does not know, after this import.
     unmapped: int = 0
+    # Listings Back Market sent that do not fit our models: logged, left out.
+    failed: int = 0
 
 
 class RefreshPricingInput(BaseModel):

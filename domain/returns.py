@@ -36,6 +36,8 @@ class StoreReturnsResult(BaseModel):
     updated: int = 0
     unchanged: int = 0
     not_returns: int = 0
+    # Folders Back Market sent that do not fit our models: logged, left out.
+    failed: int = 0
 
 
 class SaveReturnsCheckpointInput(BaseModel):
@@ -48,4 +50,6 @@ class ImportReturnsResult(BaseModel):
     folders: int = 0
     created: int = 0
     updated: int = 0
+    # Folders that do not fit our models: in the sync log, left out.
+    failed: int = 0
     checkpoint: datetime | None = None

@@ -5,6 +5,7 @@ some of them on the way, as a Back Market bug or an unannounced change would.
 """
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +19,14 @@ from temporalio.testing import WorkflowEnvironment
 from database.models import (
     Customer,
     OrderItem,
+    Rma,
     SalesOrder,
     SyncCheckpoint,
     SyncLogEntry,
 )
+from domain.returns import ImportReturnsInput
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world
+from workflows import ImportReturnsWorkflow
 
 Spoil = Callable[[dict[str, Any]], object]
 
@@ -193,3 +197,100 @@ async def test_a_page_that_is_not_json_fails_the_run_and_stores_nothing(
     assert again.dispatched == 1
     with world.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(SyncCheckpoint)) == 1
+
+
+class RewritingTransport(httpx.AsyncBaseTransport):
+    """Passes requests to `inner`; `rewrite` may change the JSON of GET answers."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        rewrite: Callable[[str, Any], Any],
+    ) -> None:
+        self.inner = inner
+        self.rewrite = rewrite
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "GET" or response.status_code != 200:
+            return response
+        await response.aread()
+        body = self.rewrite(request.url.path, json.loads(response.content))
+        return httpx.Response(200, json=body)
+
+
+def spoil_listing(uuid: str, **fields: object) -> Callable[[str, Any], Any]:
+    def rewrite(path: str, body: Any) -> Any:
+        if path == "/ws/listings":
+            body["results"] = [
+                {**x, **fields} if x["id"] == uuid else x for x in body["results"]
+            ]
+        return body
+
+    return rewrite
+
+
+async def test_a_listing_that_does_not_fit_is_recorded_and_never_taken_for_gone(
+    world: World,
+) -> None:
+    async with world.worker():
+        first = await world.run_listing_import()
+    sku = world.skus[0]
+    bad_uuid = str(world.listing(sku).backmarket_uuid)
+    world.set_settings(quantity_sync=True)
+    world.transport = RewritingTransport(
+        world.transport, spoil_listing(bad_uuid, quantity="plenty")
+    )
+
+    async with world.worker():
+        again = await world.run_listing_import()
+        reconciled = await world.run_reconcile()
+
+    assert first.failed == 0
+    assert again.failed == 1 and again.gone == 0
+    assert again.seen == first.seen - 1
+    assert not world.listing(sku).gone_from_backmarket
+    assert reconciled.failed == 1 and reconciled.gone == 0
+    assert reconciled.pushed == 1
+    assert world.sandbox_quantity(world.skus[1]) == len(world.devices[world.skus[1]])
+    assert world.sandbox_quantity(sku) == 500
+    entries = [e for e in failures(world) if e.external_ref == bad_uuid]
+    assert {e.kind for e in entries} == {"listing_import", "quantity_reconcile"}
+    assert all(e.error_class == "BackMarketPayloadError" for e in entries)
+    assert all("quantity" in (e.detail or "") for e in entries)
+
+
+async def test_a_care_folder_that_does_not_fit_is_recorded_and_the_others_imported(
+    world: World,
+) -> None:
+    orders = [world.place_order((world.skus[0], 1)) for _ in range(2)]
+    folders = []
+    for order_id in orders:
+        line = world.sandbox.orders[order_id].lines[0]
+        line.state = 3  # shipped, as care folders need
+        folders.append(world.sandbox.open_care_folder(line.id).id)
+    bad, good = folders
+
+    def spoil_folder(path: str, body: Any) -> Any:
+        if path == f"/ws/sav/{bad}":
+            return {**body, "lines": "not a list"}
+        return body
+
+    world.transport = RewritingTransport(world.transport, spoil_folder)
+
+    async with world.worker():
+        result = await world.client.execute_workflow(
+            ImportReturnsWorkflow.run,
+            ImportReturnsInput(account_id=world.account_id),
+            id=f"returns-{uuid.uuid4()}",
+            task_queue=world.task_queue,
+        )
+
+    assert result.created == 1 and result.failed == 1
+    with world.session_factory() as session:
+        claims = session.scalars(select(Rma.care_folder_id)).all()
+        checkpoints = session.scalar(select(func.count()).select_from(SyncCheckpoint))
+    assert claims == [good]
+    assert checkpoints == 1
+    [entry] = [e for e in failures(world) if e.kind == "rma_import"]
+    assert entry.external_ref == str(bad) and "lines" in (entry.detail or "")

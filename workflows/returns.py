@@ -67,6 +67,7 @@ class ImportReturnsWorkflow:
             )
             result.created += stored.created
             result.updated += stored.updated
+            result.failed += stored.failed
 
         checkpoint = fetched.newest_modification or plan.since
         if checkpoint is not None and checkpoint != plan.since:

@@ -63,6 +63,11 @@ def sync(account: str, timeout: Timeout = 300.0) -> None:
         f"{result.unchanged} unchanged, {result.gone} gone, {result.not_imported} "
         f"new not imported; {result.unmapped} unmapped"
     )
+    if result.failed:
+        out.print(
+            f"{result.failed} listing(s) Back Market sent did not fit and were "
+            f"left out: see bmsync log --account {escape(account)} --result failed"
+        )
 
 
 @app.command("map")
