@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,7 +33,8 @@ from temporalio.converter import DataConverter
 
 from database.models import Account, AccountSettings
 from database.session import make_engine, make_session_factory
-from runtime.settings import Settings, get_settings
+from runtime.embedded import StartError
+from runtime.settings import Settings, SettingsError, get_settings
 from runtime.stack import Stack
 from workflows.schedules import SCHEDULED_SYNCS, ScheduledSync
 
@@ -205,4 +207,7 @@ async def main(settings: Settings | None = None) -> ApplyResult:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (SettingsError, StartError) as exc:
+        sys.exit(f"error: {exc}")

@@ -7,6 +7,7 @@ period to finish; what does not finish in time is retried by Temporal elsewhere.
 import asyncio
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -18,7 +19,8 @@ from temporalio.worker.workflow_sandbox import (
 )
 
 from activities import ActivityDeps, build_activities
-from runtime.settings import Settings, get_settings
+from runtime.embedded import StartError
+from runtime.settings import Settings, SettingsError, get_settings
 from runtime.stack import Stack
 from workflows import ALL_WORKFLOWS
 
@@ -100,4 +102,7 @@ async def main(settings: Settings | None = None) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (SettingsError, StartError) as exc:
+        sys.exit(f"error: {exc}")

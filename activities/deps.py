@@ -20,19 +20,36 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
+DEFAULT_COMPANY = "Bmsync"
+INTEGRATION = "Sync"
+OTHER_HOST_CONTACT = "bmsync@localhost"
+
 
 @dataclass
 class BackMarketClients:
     """One Back Market client per account, shared by every activity of the worker."""
 
     session_factory: sessionmaker[Session]
-    user_agent_company: str = "Bmsync"
+    # Who we are in every request's User-Agent, as Back Market asks.
+    company: str = DEFAULT_COMPANY
+    contact_email: str | None = None
     # Tests hand the sandbox's ASGI app in here instead of a network hop.
     transport: httpx.AsyncBaseTransport | None = None
     # Where the key that decrypts stored tokens lives, when not the default.
     state_dir: Path | None = None
     _clients: dict[int, BackMarketClient] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def for_settings(
+        cls, session_factory: sessionmaker[Session], settings: Settings
+    ) -> BackMarketClients:
+        return cls(
+            session_factory,
+            company=settings.company,
+            contact_email=settings.contact_email,
+            state_dir=settings.state_dir,
+        )
 
     async def get(self, account_id: int) -> BackMarketClient:
         async with self._lock:
@@ -51,15 +68,24 @@ class BackMarketClients:
             account = session.get(Account, account_id)
             if account is None:
                 raise LookupError(f"account {account_id} does not exist")
+            contact = self.contact_email
+            if contact is None:
+                if account.base_url is None:
+                    raise LookupError(
+                        f"account {account.name}: BMSYNC_CONTACT_EMAIL is not set, "
+                        "and Back Market asks for a contact email in every request"
+                    )
+                # Another host (the sandbox) is not Back Market: any contact does.
+                contact = OTHER_HOST_CONTACT
             return BackMarketClient(
                 token=resolve_token(account, self.state_dir),
                 platform=Platform(account.platform),
                 preprod=account.preprod,
                 base_url=account.base_url,
                 locale=account.locale,
-                company=self.user_agent_company,
-                integration="Sync",
-                contact_email="ops@example.com",
+                company=self.company,
+                integration=INTEGRATION,
+                contact_email=contact,
                 transport=self.transport,
             )
 
@@ -83,7 +109,7 @@ class ActivityDeps:
         session_factory = make_session_factory(make_engine(database_url))
         return cls(
             session_factory=session_factory,
-            clients=BackMarketClients(session_factory, state_dir=settings.state_dir),
+            clients=BackMarketClients.for_settings(session_factory, settings),
             temporal=temporal,
             task_queue=settings.task_queue,
         )

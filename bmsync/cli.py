@@ -19,12 +19,24 @@ from bmsync.commands import (
     sandbox_cmd,
     settings_cmd,
 )
+from bmsync.commands._db import fail
+from runtime.settings import SettingsError, get_settings
 
 app = typer.Typer(
     help="Sync a refurbisher's inventory with Back Market, durably, on Temporal.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def check_settings() -> None:
+    """Refuse a bad environment before any command acts on it."""
+    try:
+        get_settings()
+    except SettingsError as exc:
+        fail(f"bad setting in the environment or .env: {exc}", 2)
+
 
 runtime_cmds.register(app)
 sandbox_cmd.register(app)

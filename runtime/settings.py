@@ -4,10 +4,17 @@ Back Market accounts and their per-account settings live in the database, not he
 these are only what a process needs to find its database and Temporal.
 """
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,11 +54,32 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=30.0, validation_alias=AliasChoices("BMSYNC_SHUTDOWN_GRACE_SECONDS")
     )
+    # The User-Agent Back Market asks of every request: BM-<company>-Sync;<email>.
+    company: str = Field(
+        default="Bmsync", validation_alias=AliasChoices("BMSYNC_COMPANY")
+    )
+    contact_email: str | None = Field(
+        default=None, validation_alias=AliasChoices("BMSYNC_CONTACT_EMAIL")
+    )
     # Base64 AES keys for Temporal payloads, the encrypting one first; unset means
     # `<state dir>/payload.key` (see runtime.codec).
     payload_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("BMSYNC_PAYLOAD_KEY")
     )
+
+    @field_validator("company")
+    @classmethod
+    def _one_word(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9]+", value):
+            raise ValueError("letters and digits only, e.g. AcmeRefurb")
+        return value
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@;\s]+@[^@;\s]+", value):
+            raise ValueError("an email address, e.g. ops@acme.example")
+        return value
 
     def ui_url(self) -> str:
         """Where an operator opens the Temporal UI."""
@@ -60,6 +88,18 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.temporal_ui_port}"
 
 
+class SettingsError(ValueError):
+    """A process setting that cannot be used; the message names each variable."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Name the variables, never their values: some are passwords and keys.
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise SettingsError("; ".join(problems)) from None

@@ -69,6 +69,12 @@ def add(
     except AccountError as exc:
         fail(str(exc))
     out.print(f"account [bold]{escape(name)}[/bold] added")
+    if base_url is None and get_settings().contact_email is None:
+        out.print(
+            "[yellow]note:[/yellow] set BMSYNC_CONTACT_EMAIL (and BMSYNC_COMPANY) "
+            "where the worker runs: Back Market asks for them in every request's "
+            "User-Agent, and the account's syncs fail without them"
+        )
     if token_env is not None and not os.environ.get(token_env, "").strip():
         out.print(
             f"[yellow]note:[/yellow] {token_env} is not set here; the worker needs "

@@ -17,6 +17,7 @@ from database.inventory import NotFound
 from database.listings import find_listing, pricing_rows
 from database.session import make_engine, make_session_factory
 from domain.listings import SetPricingInput
+from runtime.settings import get_settings
 
 app = typer.Typer(
     help="BackPricer: prices, min prices, BackBox standing, comments.",
@@ -84,7 +85,7 @@ def set_(
     session_factory = make_session_factory(engine)
 
     async def run() -> None:
-        clients = BackMarketClients(session_factory)
+        clients = BackMarketClients.for_settings(session_factory, get_settings())
         try:
             client = await clients.get(account_id)
             row = await apply_pricing(session_factory, client, request)

@@ -20,6 +20,7 @@ from domain.quantities import (
     PushQuantitiesResult,
     ReconcileQuantitiesInput,
 )
+from runtime.settings import get_settings
 from workflows.quantities import ReconcileQuantitiesWorkflow
 
 app = typer.Typer(
@@ -44,7 +45,7 @@ def plan(account: str, full: Full = False) -> None:
     session_factory = make_session_factory(engine)
 
     async def run() -> PushQuantitiesResult:
-        clients = BackMarketClients(session_factory)
+        clients = BackMarketClients.for_settings(session_factory, get_settings())
         try:
             client = await clients.get(account_id)
             return await QuantityPass(
