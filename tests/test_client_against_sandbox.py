@@ -20,6 +20,7 @@ from backmarket.errors import (
     UnprocessableError,
 )
 from backmarket.models import ListingUpdate, OrderlineState, OrderState, known
+from backmarket.pacing import Budget
 from sandbox.app import create_app
 from sandbox.config import FaultRule, MerchantConfig, SandboxConfig, SandboxLimits
 from sandbox.state import SandboxState
@@ -245,13 +246,24 @@ async def test_lost_answer_to_a_write_may_have_applied() -> None:
 async def test_pacing_keeps_the_sandbox_from_ever_answering_429() -> None:
     scale = 0.01
     config = make_config(limits=SandboxLimits(), time_scale=scale)
-    pacer = Pacer(Limits(time_scale=scale))
-    async with sandbox(config, pacer=pacer) as (state, client):
-        listing = state.list_listings("alpha")[0]
-        # 45 catalog reads against 20 per 10 s (scaled to 0.1 s), all at once.
-        results = await asyncio.gather(
-            *(client.get_listing(listing.id) for _ in range(45))
-        )
 
-    assert len(results) == 45
-    assert state.limiter.refused == {}
+    async def burst(pacer: Pacer) -> tuple[SandboxState, list[object]]:
+        async with sandbox(config, pacer=pacer) as (state, client):
+            listing = state.list_listings("alpha")[0]
+            # 45 catalog reads against 20 per 10 s (scaled to 0.1 s), all at once.
+            results = await asyncio.gather(
+                *(client.get_listing(listing.id) for _ in range(45)),
+                return_exceptions=True,
+            )
+        return state, results
+
+    paced, paced_results = await burst(Pacer(Limits(time_scale=scale)))
+    unbounded = (Budget(units=1_000_000, window_s=1),)
+    unpaced, _ = await burst(
+        Pacer(Limits(general=unbounded, catalog=unbounded, time_scale=scale))
+    )
+
+    assert not any(isinstance(r, Exception) for r in paced_results)
+    assert paced.limiter.refused == {}
+    # The same burst without pacing draws Back Market's 429.
+    assert sum(unpaced.limiter.refused.values()) > 0
