@@ -265,7 +265,9 @@ async def _status(settings: Settings) -> None:
             revision = current_revision(url)
             table.add_row("postgres", "up", _hide_password(url))
         except Exception as exc:
-            table.add_row("postgres", f"down ({type(exc).__name__})", url)
+            table.add_row(
+                "postgres", f"down ({type(exc).__name__})", _hide_password(url)
+            )
     else:
         table.add_row("postgres", "down", str(postgres.data_dir))
     table.add_row("migration", f"{revision or 'none'} (latest {head_revision()})", "")

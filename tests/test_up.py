@@ -1,0 +1,146 @@
+"""`bmsync up` as a person runs it: ready with the UI answering, stopped by Ctrl-C
+with nothing left behind, and started again on the data of the first run."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import create_engine, text
+from temporalio.client import Client
+
+from runtime.embedded import EmbeddedPostgres, venv_binary
+from tests.conftest import PAYLOAD_KEY
+
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(420)]
+
+READY_TIMEOUT_S = 150
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def up_env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
+    }
+    env.update(
+        BMSYNC_STATE_DIR=str(tmp_path / "state"),
+        BMSYNC_TEMPORAL_PORT=str(free_port()),
+        BMSYNC_TEMPORAL_UI_PORT=str(free_port()),
+        BMSYNC_SANDBOX_PORT=str(free_port()),
+        BMSYNC_CODEC_PORT=str(free_port()),
+        BMSYNC_PAYLOAD_KEY=PAYLOAD_KEY,
+    )
+    return env
+
+
+@contextmanager
+def bmsync_up(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """Run `bmsync up` until it says ready; interrupt it like Ctrl-C on leaving."""
+    process = subprocess.Popen(
+        [str(venv_binary("bmsync")), "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if line.strip() == "ready":
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if not ready.wait(READY_TIMEOUT_S):
+            raise AssertionError("bmsync up never got ready:\n" + "".join(output))
+        yield process
+        process.send_signal(signal.SIGINT)
+        code = process.wait(90)
+        reader.join(5)
+        assert code == 0, "".join(output)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def leftovers(state_dir: Path) -> list[str]:
+    """Processes still running on the state directory."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(state_dir) in cmdline:
+            found.append(f"{proc.info['pid']}: {cmdline}")
+    return found
+
+
+def sandbox_account_created_at(state_dir: Path) -> str:
+    url = EmbeddedPostgres(state_dir / "postgres").url()
+    assert url is not None, "Postgres is not running"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(
+                conn.execute(
+                    text("SELECT created_at FROM accounts WHERE name = 'sandbox'")
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def temporal_workflows(env: dict[str, str]) -> set[str]:
+    """The ids of every workflow the embedded Temporal keeps."""
+
+    async def listed() -> set[str]:
+        client = await Client.connect(f"127.0.0.1:{env['BMSYNC_TEMPORAL_PORT']}")
+        return {execution.id async for execution in client.list_workflows()}
+
+    return asyncio.run(listed())
+
+
+def test_up_is_ready_stops_cleanly_and_comes_back_on_its_data(
+    up_env: dict[str, str],
+) -> None:
+    state_dir = Path(up_env["BMSYNC_STATE_DIR"])
+    ui = f"http://127.0.0.1:{up_env['BMSYNC_TEMPORAL_UI_PORT']}"
+
+    with bmsync_up(up_env):
+        with urllib.request.urlopen(ui, timeout=10) as answer:
+            assert answer.status == 200
+        created_at = sandbox_account_created_at(state_dir)
+        first_workflows = temporal_workflows(up_env)
+    assert leftovers(state_dir) == []
+    assert EmbeddedPostgres(state_dir / "postgres").running_pid() is None
+
+    with bmsync_up(up_env):
+        assert sandbox_account_created_at(state_dir) == created_at
+        later_workflows = temporal_workflows(up_env)
+    time.sleep(0.5)
+    assert leftovers(state_dir) == []
+
+    assert first_workflows, "the first run left no workflow history"
+    assert first_workflows <= later_workflows
