@@ -16,8 +16,9 @@ WAKE_TIMEOUT_S = 10.0
 def wake_quantity_sync(reason: str) -> None:
     """Tell the quantity sync of every syncing account that its stock may have moved.
 
-    Only a Temporal server that is already up is told; a command does not start one
-    for this. What is not told now, the periodic reconcile finds.
+    Only a Temporal server that is already up is told (the configured one, or the
+    embedded one of this state directory); a command does not start one for this.
+    What is not told now, the periodic reconcile finds.
     """
     with command_session() as session:
         account_ids = syncing_account_ids(session)
@@ -47,7 +48,9 @@ async def _notify(settings: Settings, account_ids: list[int], reason: str) -> bo
             ui_port=settings.temporal_ui_port,
             namespace=settings.temporal_namespace,
         )
-        if not await embedded.is_serving():
+        # Only the server of this state directory: another one on the same port
+        # belongs to another setup, with its own payload key.
+        if embedded.owner_pid() is None or not await embedded.is_serving():
             return False
         address = embedded.address
     client = await connect(address, settings.temporal_namespace, settings)
