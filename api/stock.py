@@ -13,7 +13,6 @@ from database.models import (
     AccountCountedStatus,
     AccountCountedWarehouse,
     AccountSettings,
-    InventoryItem,
 )
 from domain.inventory import VariationSpec
 
@@ -42,17 +41,9 @@ def add_stock(session: Session, request: StockRequest) -> StockAdded:
     second device with the same IMEI is a mistake somewhere upstream, and the stored
     one is left as it is.
     """
-    if request.imei is not None:
-        existing = session.scalar(
-            select(InventoryItem.id).where(InventoryItem.imei == request.imei)
-        )
-        if existing is not None:
-            raise FieldProblem(
-                "imei",
-                f"a device with IMEI {request.imei} is already in stock "
-                f"(item {existing})",
-                409,
-            )
+    taken = repo.identifier_taken(session, request.imei, request.serial)
+    if taken is not None:
+        raise FieldProblem(*taken, 409)
 
     status = repo.inventory_status_by_name(session, request.status)
     if status is None:
@@ -73,10 +64,12 @@ def add_stock(session: Session, request: StockRequest) -> StockAdded:
             cost=request.cost,
             received_on=request.received_date,
         )
+    except repo.IdentifierTaken as exc:
+        # Another request stored the same device since the check above.
+        raise FieldProblem(exc.field, str(exc), 409) from None
     except IntegrityError:
-        # Another request stored the same IMEI since the check above.
         raise FieldProblem(
-            "imei", f"a device with IMEI {request.imei} is already in stock", 409
+            "imei", "a device with this IMEI or serial is already in stock", 409
         ) from None
     spec = repo.variation_spec(session, variation_id)
     stored = StockItem(

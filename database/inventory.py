@@ -222,9 +222,16 @@ def add_inventory_item(
     cost: Decimal | None = None,
     received_on: date | None = None,
 ) -> InventoryItem:
-    """A device put in stock; the IMEI is validated first."""
+    """A device put in stock; the IMEI is validated first.
+
+    IdentifierTaken when another device has the IMEI or the serial number.
+    """
+    imei = None if imei is None else parse_imei(imei)
+    taken = identifier_taken(session, imei, serial)
+    if taken is not None:
+        raise IdentifierTaken(*taken)
     item = InventoryItem(
-        imei=None if imei is None else parse_imei(imei),
+        imei=imei,
         serial=serial,
         variation_id=variation_id,
         status_id=status_id,
@@ -237,8 +244,41 @@ def add_inventory_item(
     return item
 
 
+class IdentifierTaken(ValueError):
+    """Another device in stock has this IMEI or serial number."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def identifier_taken(
+    session: Session, imei: str | None, serial: str | None
+) -> tuple[str, str] | None:
+    """The field and why, when another device already has this IMEI or serial."""
+    if imei is not None:
+        found = session.scalar(
+            select(InventoryItem.id).where(InventoryItem.imei == imei)
+        )
+        if found is not None:
+            return (
+                "imei",
+                f"a device with IMEI {imei} is already in stock (item {found})",
+            )
+    if serial is not None:
+        found = session.scalar(
+            select(InventoryItem.id).where(InventoryItem.serial == serial)
+        )
+        if found is not None:
+            return (
+                "serial",
+                f"a device with serial {serial} is already in stock (item {found})",
+            )
+    return None
+
+
 def find_item_by_identifier(session: Session, identifier: str) -> InventoryItem | None:
-    """The device with this IMEI, else the one device with this serial number."""
+    """The device with this IMEI, else the one with this serial number."""
     value = identifier.strip()
     try:
         imei = parse_imei(value)
@@ -248,11 +288,7 @@ def find_item_by_identifier(session: Session, identifier: str) -> InventoryItem 
         found = session.scalar(select(InventoryItem).where(InventoryItem.imei == imei))
         if found is not None:
             return found
-    matches = session.scalars(
-        select(InventoryItem).where(InventoryItem.serial == value).limit(2)
-    ).all()
-    # Serial numbers are not unique across manufacturers; an ambiguous one finds none.
-    return matches[0] if len(matches) == 1 else None
+    return session.scalar(select(InventoryItem).where(InventoryItem.serial == value))
 
 
 @dataclass(frozen=True)
@@ -334,10 +370,21 @@ def _import_stock(
         resolved.append((row, variation_id, spec))
 
     existing = _existing_items(session, [row for row, _, _ in resolved])
+    serial_owners = _serial_owners(session, [row for row, _, _ in resolved])
     to_create: list[tuple[StockRow, int | None, VariationSpec]] = []
     unchanged = 0
     for row, variation_id, spec in resolved:
         current = existing.get(_row_key(row))
+        owner = serial_owners.get(row.serial) if row.serial else None
+        if owner is not None and (current is None or owner != current.id):
+            problems.append(
+                RowProblem(
+                    row.line,
+                    "serial",
+                    f"{row.serial} is the serial of another device (item {owner})",
+                )
+            )
+            continue
         if current is None:
             to_create.append((row, variation_id, spec))
             continue
@@ -406,6 +453,19 @@ def _existing_items(
             assert item.serial is not None
             found[("serial", item.serial)] = item
     return found
+
+
+def _serial_owners(session: Session, rows: Iterable[StockRow]) -> dict[str, int]:
+    """Which device in stock holds each of the rows' serial numbers."""
+    serials = [row.serial for row in rows if row.serial]
+    if not serials:
+        return {}
+    found = session.execute(
+        select(InventoryItem.serial, InventoryItem.id).where(
+            InventoryItem.serial.in_(serials)
+        )
+    )
+    return {serial: item_id for serial, item_id in found if serial is not None}
 
 
 def _differences(

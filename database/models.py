@@ -350,7 +350,9 @@ class InventoryItem(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     imei: Mapped[str | None] = mapped_column(String(15), unique=True)
-    serial: Mapped[str | None] = mapped_column(String(50))
+    # A device without an IMEI is known by its serial alone, so one serial is one
+    # device.
+    serial: Mapped[str | None] = mapped_column(String(50), unique=True)
     variation_id: Mapped[int] = mapped_column(
         ForeignKey("product_variations.id", ondelete="RESTRICT")
     )

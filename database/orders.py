@@ -69,12 +69,8 @@ def record_commit(
     device = repo.find_item_by_identifier(session, identifier)
     if device is None:
         raise CommitRejected(
-            f"no inventory item has IMEI or serial {identifier!r} "
-            "(a serial shared by several devices needs the IMEI)"
-        )
-    if device.imei is None and device.serial is None:
-        raise CommitRejected(
-            f"inventory item {device.id} has no IMEI/ESN; add it before committing"
+            f"no device in stock has IMEI or serial {identifier!r}; add it to the "
+            "inventory with its IMEI/ESN before committing"
         )
     try:
         outcome = repo.commit_item(session, item.id, device.id, allow_mismatch)

@@ -120,6 +120,7 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
 
     rows: list[StockRow] = []
     seen_imeis: dict[str, int] = {}
+    seen_serials: dict[str, int] = {}
     for index, raw in enumerate(reader):
         line = index + 2
         values = {key: (value or "").strip() for key, value in raw.items() if key}
@@ -137,6 +138,13 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
             if first != line:
                 problems.append(
                     RowProblem(line, "imei", f"{row.imei} also on line {first}")
+                )
+                continue
+        if row.serial is not None:
+            first = seen_serials.setdefault(row.serial, line)
+            if first != line:
+                problems.append(
+                    RowProblem(line, "serial", f"{row.serial} also on line {first}")
                 )
                 continue
         rows.append(row)

@@ -268,10 +268,22 @@ async def test_a_device_by_variation_fields_creates_the_variation(
         },
     )
 
+    same_serial = await api.post(
+        "/v1/stock",
+        json={
+            "serial": "F2LXK0ABCDEF",
+            "sku": world.skus[0],
+            "status": "Available",
+            "warehouse": "Main",
+        },
+    )
+
     assert added.status_code == 201, added.text
     assert added.json()["model"] == "iPhone 15" and added.json()["imei"] is None
     # Testing stock counts for nobody, and quantity sync is off: nobody to tell.
     assert added.json()["quantity_sync_notified"] is False and notified == []
+    assert same_serial.status_code == 409
+    assert field_of(same_serial.json()) == ["serial"]
 
 
 @pytest.mark.parametrize(

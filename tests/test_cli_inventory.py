@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bmsync.cli import app
 from database.accounts import resolve_token
-from database.models import Account
+from database.models import Account, InventoryItem
 from runtime.settings import get_settings
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "stock.csv"
@@ -181,3 +181,33 @@ def test_catalog_and_single_device_commands(runner: CliRunner) -> None:
     for listing in (["catalog", "skus", "list"], ["catalog", "variations", "list"]):
         result = runner.invoke(app, listing)
         assert result.exit_code == 0 and "IP15-128-BLK-GOOD" in result.output
+
+
+def test_a_serial_number_is_one_device(
+    runner: CliRunner, session: Session, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    sku = "IP12-128-BLK-EXC"
+    first = runner.invoke(app, ["inventory", "add", "--sku", sku, "--serial", "SER1"])
+    again = runner.invoke(app, ["inventory", "add", "--sku", sku, "--serial", "SER1"])
+    twice_in_a_file = tmp_path / "twice.csv"
+    twice_in_a_file.write_text(
+        f"serial,sku,status,warehouse\nSER2,{sku},Available,Main\n"
+        f"SER2,{sku},Available,Main\n"
+    )
+    in_a_file = runner.invoke(app, ["inventory", "import", str(twice_in_a_file)])
+    held = tmp_path / "held.csv"
+    held.write_text(
+        f"imei,serial,sku,status,warehouse\n490154203237518,SER1,{sku},Available,Main\n"
+    )
+    held_by_another = runner.invoke(app, ["inventory", "import", str(held)])
+
+    assert first.exit_code == 0, _everything(first)
+    assert again.exit_code == 1
+    assert "--serial" in again.stderr and "SER1" in again.stderr
+    assert in_a_file.exit_code == 1
+    assert "also on line 2" in in_a_file.stderr
+    assert held_by_another.exit_code == 1
+    assert "serial of another device" in held_by_another.stderr
+    serials = session.scalars(select(InventoryItem.serial)).all()
+    assert serials == ["SER1"]

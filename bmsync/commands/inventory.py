@@ -110,8 +110,11 @@ def add(
             item_id = item.id
     except InvalidImei as exc:
         fail(str(exc), 2)
+    except repo.IdentifierTaken as exc:
+        fail(f"--{exc.field}: {exc}")
     except IntegrityError:
-        fail(f"a device with IMEI {imei} is already in stock")
+        # Another process stored the same device since the check.
+        fail("a device with this IMEI or serial is already in stock")
     out.print(f"device {item_id} added")
     wake_quantity_sync("stock added")
 
