@@ -342,9 +342,9 @@ def set_setting(session: Session, account: Account, key: str, value: str) -> Non
             raise AccountError(f"{key}: {exc}") from None
         setattr(account.settings, spec.column, parsed)
     elif key == COUNTED_STATUSES:
-        set_counted_statuses(session, account.id, _names(value))
+        set_counted_statuses(session, account.id, _names(key, value))
     elif key == COUNTED_WAREHOUSES:
-        set_counted_warehouses(session, account.id, _names(value))
+        set_counted_warehouses(session, account.id, _names(key, value))
     elif key.startswith(STATUS_MAP_PREFIX):
         set_status_map(session, account.id, key.removeprefix(STATUS_MAP_PREFIX), value)
     else:
@@ -354,8 +354,21 @@ def set_setting(session: Session, account: Account, key: str, value: str) -> Non
     session.flush()
 
 
-def _names(value: str) -> list[str]:
-    return [name.strip() for name in value.split(",") if name.strip()]
+# Orders in these phases hold units that are sold but not yet shipped.
+OPEN_PHASES = frozenset(
+    {BackMarketPhase.NEW, BackMarketPhase.PAID, BackMarketPhase.VALIDATED}
+)
+
+
+def _names(key: str, value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        # Nothing counted means every listing's quantity is 0.
+        raise AccountError(
+            f"{key}: give at least one name, comma-separated; to stop pushing "
+            "quantities, set quantity-sync off"
+        )
+    return names
 
 
 def set_counted_statuses(
@@ -411,6 +424,16 @@ def set_status_map(
     status = sales_order_status_by_name(session, status_name)
     if status is None:
         raise AccountError(f"unknown sales order status {status_name!r}")
+    must_be_open = phase in OPEN_PHASES
+    if status.counts_as_open != must_be_open:
+        # Outstanding units follow the status: a sold order that does not count as
+        # open oversells, a finished one that does holds stock back for ever.
+        wanted = "counts as open" if must_be_open else "does not count as open"
+        raise AccountError(
+            f"status-map.{phase}: {status.name!r} "
+            f"{'does not count' if must_be_open else 'counts'} as open; an order "
+            f"that is {phase} needs a status that {wanted}"
+        )
     mapping = session.get(AccountStatusMap, (account_id, phase))
     if mapping is None:
         session.add(
