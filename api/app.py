@@ -11,7 +11,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Path,
+    Request,
+    status,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,6 +49,8 @@ log = logging.getLogger(__name__)
 NotifyStock = Callable[[list[int]], Awaitable[None]]
 """Tells the quantity sync which accounts' stock changed."""
 
+OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Back Market's order id")]
+
 
 def create_app(
     session_factory: sessionmaker[Session],
@@ -64,7 +74,7 @@ def create_app(
         status_code=status.HTTP_201_CREATED,
     )
     async def commit_inventory(
-        account: str, order_id: int, body: CommitRequest
+        account: str, order_id: OrderId, body: CommitRequest
     ) -> CommitInventoryResult:
         """Commit a device to an orderline; its IMEI goes to Back Market when due."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
@@ -96,7 +106,7 @@ def create_app(
         status_code=status.HTTP_201_CREATED,
     )
     async def add_shipment(
-        account: str, order_id: int, body: ShipmentRequest
+        account: str, order_id: OrderId, body: ShipmentRequest
     ) -> AddShipmentResult:
         """Add a tracking number; held until every line is validated, then sent."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
@@ -112,18 +122,23 @@ def create_app(
         return result
 
     @v1.get("/accounts/{account}/orders/{order_id}")
-    async def get_order(account: str, order_id: int) -> OrderView:
+    async def get_order(account: str, order_id: OrderId) -> OrderView:
         """The stored sales order and its workflow's current state."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
         summary = await run_in_threadpool(
             _summary, session_factory, account_id, order_id
         )
         state = await order_client.state(account_id, order_id)
-        if summary is None and state is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                f"order {order_id} of account {account!r} is not known",
-            )
+        if summary is None:
+            # A request for an order not imported yet may have started its workflow,
+            # which then found Back Market has no such order.
+            failure = await order_client.failure(account_id, order_id)
+            if state is None or failure is not None:
+                raise HTTPException(
+                    status.HTTP_404_NOT_FOUND,
+                    f"order {order_id} of account {account!r} is not known"
+                    + (f": {failure}" if failure else ""),
+                )
         return OrderView(
             account=account,
             order_id=order_id,

@@ -6,7 +6,6 @@ assert them. A check that cannot be answered because an earlier one failed (no
 listing, no order) is left out rather than guessed.
 """
 
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from database.inventory import find_sku, order_item_variation
+from database.listings import lookup_listing
 from database.models import (
     Account,
     AccountCountedStatus,
@@ -70,10 +70,10 @@ def diagnose_listing(
 ) -> list[Check]:
     """Why a listing's quantity is or is not being updated.
 
-    `listing_ref` is the listing's Back Market uuid, its legacy numeric id, or its SKU.
+    `listing_ref` is our id, Back Market's uuid or legacy id, or the SKU.
     """
     settings = account.settings
-    listing = find_listing(session, account.id, listing_ref)
+    listing = lookup_listing(session, account.id, listing_ref)
     checks = [_imported(account, settings, listing, listing_ref)]
     if listing is None:
         return checks
@@ -94,32 +94,6 @@ def diagnose_listing(
     checks.append(_foreign_writes(session, account, listing))
     checks.append(_last_push(session, account, listing))
     return checks
-
-
-def find_listing(session: Session, account_id: int, ref: str) -> Listing | None:
-    """The account's listing by uuid, legacy id or SKU; a live one before a gone one."""
-    value = ref.strip()
-    query = select(Listing).where(Listing.account_id == account_id)
-    try:
-        listing_uuid = uuid.UUID(value)
-    except ValueError:
-        listing_uuid = None
-    if listing_uuid is not None:
-        return session.scalar(query.where(Listing.backmarket_uuid == listing_uuid))
-    newest_live_first = (Listing.gone_from_backmarket, Listing.id.desc())
-    if value.isdigit():
-        found = session.scalar(
-            query.where(Listing.legacy_listing_id == int(value))
-            .order_by(*newest_live_first)
-            .limit(1)
-        )
-        if found is not None:
-            return found
-    return session.scalar(
-        query.where(func.lower(Listing.sku) == value.lower())
-        .order_by(*newest_live_first)
-        .limit(1)
-    )
 
 
 def listing_variation_ids(

@@ -159,15 +159,28 @@ def _copy(row: Listing, data: ListingData) -> None:
 
 
 def find_listing(session: Session, account_id: int, ref: str) -> Listing:
-    """A listing of the account by our id, Back Market's uuid, or its SKU."""
+    """As `lookup_listing`, or NotFound."""
+    found = lookup_listing(session, account_id, ref)
+    if found is None:
+        raise NotFound(
+            f"no listing {ref.strip()!r} in this account (our id, Back Market's "
+            "uuid or legacy id, or SKU)"
+        )
+    return found
+
+
+def lookup_listing(session: Session, account_id: int, ref: str) -> Listing | None:
+    """A listing of the account by Back Market's uuid, our id, Back Market's legacy
+    id, or its SKU, tried in that order; a live listing before a gone one."""
     ref = ref.strip()
-    clauses = [func.lower(Listing.sku) == ref.lower()]
-    if ref.isdigit():
-        clauses.insert(0, Listing.id == int(ref))
+    clauses = []
     try:
-        clauses.insert(0, Listing.backmarket_uuid == uuid.UUID(ref))
+        clauses.append(Listing.backmarket_uuid == uuid.UUID(ref))
     except ValueError:
         pass
+    if ref.isdigit() and int(ref) < 2**63:
+        clauses += [Listing.id == int(ref), Listing.legacy_listing_id == int(ref)]
+    clauses.append(func.lower(Listing.sku) == ref.lower())
     for clause in clauses:
         found = session.scalar(
             select(Listing)
@@ -177,7 +190,7 @@ def find_listing(session: Session, account_id: int, ref: str) -> Listing:
         )
         if found is not None:
             return found
-    raise NotFound(f"no listing {ref!r} in this account (id, uuid or SKU)")
+    return None
 
 
 def resolve_variation(session: Session, account_id: int, ref: str) -> int:

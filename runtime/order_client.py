@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -116,6 +118,23 @@ class OrderClient:
         except RPCError:
             return None
 
+    async def failure(self, account_id: int, order_id: int) -> str | None:
+        """Why the order's last workflow run failed, when it did."""
+        handle = self.client.get_workflow_handle_for(
+            OrderWorkflow.run, order_workflow_id(account_id, order_id)
+        )
+        try:
+            described = await handle.describe()
+        except RPCError:
+            return None
+        if described.status != WorkflowExecutionStatus.FAILED:
+            return None
+        try:
+            await handle.result(follow_runs=False)
+        except WorkflowFailureError as exc:
+            return _root_message(exc)
+        return None
+
     def _start(
         self, account_id: int, order_id: int
     ) -> WithStartWorkflowOperation[OrderWorkflow, OrderState]:
@@ -128,6 +147,19 @@ class OrderClient:
             # A finished order is not reopened by a late request.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
+
+
+def _root_message(exc: BaseException) -> str:
+    """The innermost failure's message: the rule or answer that stopped the run."""
+    cause: BaseException = exc
+    while True:
+        inner = getattr(cause, "cause", None) or cause.__cause__
+        if inner is None:
+            break
+        cause = inner
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause)
 
 
 def _kind(exc: Exception) -> str | None:

@@ -147,13 +147,17 @@ async def test_unknown_orders_and_accounts_are_404s(
             f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
         )
         ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-404"})
-    read = await api.get(path)
+        # The requests started the order's workflow, which found no such order.
+        read = await api.get(path)
     no_account = await api.get("/v1/accounts/nobody/orders/1")
+    too_big = await api.get(orders_path(world, 10**23))
 
     assert [commit.status_code, ship.status_code, read.status_code] == [404] * 3
     assert f"no order {unknown}" in commit.json()["detail"]
     assert f"no order {unknown}" in ship.json()["detail"]
-    assert f"order {unknown}" in read.json()["detail"]
+    assert f"Back Market has no order {unknown}" in read.json()["detail"]
+    assert too_big.status_code == 422
+    assert too_big.json()["detail"][0]["loc"] == ["path", "order_id"]
     assert no_account.status_code == 404
     assert "'nobody'" in no_account.json()["detail"]
 

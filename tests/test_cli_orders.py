@@ -164,3 +164,40 @@ async def test_mistakes_get_one_line_on_stderr_and_exit_1(
     assert_one_line_error(commit, f"Back Market has no order {unknown}")
     assert_one_line_error(ship, f"Back Market has no order {unknown}")
     assert_one_line_error(show, "no account named 'nobody'")
+
+
+async def test_an_order_back_market_does_not_know_is_shown_as_such(
+    world: World, runner: CliRunner
+) -> None:
+    account = account_name(world)
+    unknown = "99999998"
+
+    async with world.worker():
+        await bmsync(runner, "orders", "ship", account, unknown, "T-1")
+        shown = await bmsync(runner, "orders", "show", account, unknown)
+
+    assert_one_line_error(shown, f"Back Market has no order {unknown}")
+
+
+async def test_arguments_that_cannot_be_stored_are_usage_errors(
+    world: World, runner: CliRunner
+) -> None:
+    account = account_name(world)
+    order_id = world.place_order((world.skus[0], 1))
+
+    huge = await bmsync(runner, "orders", "show", account, "9" * 23)
+    negative = await bmsync(runner, "doctor", "order", account, "-5")
+    long_tracking = await bmsync(
+        runner, "orders", "ship", account, str(order_id), "A" * 300
+    )
+    long_carrier = await bmsync(
+        runner, "orders", "ship", account, str(order_id), "T-1", "--carrier", "C" * 101
+    )
+
+    for result in (huge, negative, long_tracking, long_carrier):
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output + result.stderr
+    assert "order_id" in huge.stderr
+    assert "tracking" in long_tracking.stderr and "100" in long_tracking.stderr
+    assert "--carrier" in long_carrier.stderr
+    assert world.applied_bodies(order_id) == []

@@ -18,8 +18,8 @@ from database.diagnosis import (
     Check,
     diagnose_listing,
     diagnose_order,
-    find_listing,
 )
+from database.listings import lookup_listing
 from database.models import (
     Account,
     AccountCountedStatus,
@@ -169,11 +169,12 @@ def test_a_listing_is_found_by_uuid_legacy_id_or_sku(
     session.add(gone)
     session.flush()
 
-    assert find_listing(session, account.id, str(listing.backmarket_uuid)) is listing
-    assert find_listing(session, account.id, "555") is listing
-    assert find_listing(session, account.id, SKU.lower()) is listing
-    assert find_listing(session, account.id, str(gone.backmarket_uuid)) is gone
-    assert find_listing(session, account.id, "nothing") is None
+    assert lookup_listing(session, account.id, str(listing.backmarket_uuid)) is listing
+    assert lookup_listing(session, account.id, str(listing.id)) is listing
+    assert lookup_listing(session, account.id, "555") is listing
+    assert lookup_listing(session, account.id, SKU.lower()) is listing
+    assert lookup_listing(session, account.id, str(gone.backmarket_uuid)) is gone
+    assert lookup_listing(session, account.id, "nothing") is None
 
 
 @pytest.mark.parametrize(

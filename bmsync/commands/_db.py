@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,6 +14,15 @@ from runtime.embedded import EmbeddedPostgres, StartError
 from runtime.settings import get_settings
 
 err = Console(stderr=True)
+
+# Back Market's ids are positive and fit Postgres' bigint.
+MAX_ID = 2**63 - 1
+OrderId = Annotated[
+    int, typer.Argument(min=1, max=MAX_ID, help="Back Market's order id")
+]
+OrderlineId = Annotated[
+    int, typer.Argument(min=1, max=MAX_ID, help="Back Market's orderline id")
+]
 
 
 def database_url() -> str:

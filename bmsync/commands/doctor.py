@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bmsync.commands._db import command_session, fail
+from bmsync.commands._db import OrderId, command_session, fail
 from database.accounts import AccountError, require_account
 from database.diagnosis import Check, diagnose_listing, diagnose_order
 
@@ -22,7 +22,8 @@ out = Console()
 def listing(
     account: str,
     listing: Annotated[
-        str, typer.Argument(help="Back Market uuid, legacy listing id, or SKU")
+        str,
+        typer.Argument(help="our listing id, Back Market uuid or legacy id, or SKU"),
     ],
 ) -> None:
     """Why a listing's quantity is or is not updated."""
@@ -36,7 +37,7 @@ def listing(
 
 
 @app.command("order")
-def order(account: str, order_id: int) -> None:
+def order(account: str, order_id: OrderId) -> None:
     """Why an order is missing, stuck, or did not reach Back Market."""
     with command_session() as session:
         try:

@@ -9,9 +9,9 @@ from rich.table import Table
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from bmsync.commands._db import command_session, fail
+from bmsync.commands._db import MAX_ID, command_session, fail
 from database.accounts import AccountError, require_account
-from database.diagnosis import find_listing
+from database.listings import lookup_listing
 from database.models import Account, SalesOrder, SyncLogEntry, SyncResult
 
 out = Console()
@@ -25,9 +25,11 @@ def log(
     account: Annotated[str | None, typer.Option(help="account name")] = None,
     listing: Annotated[
         str | None,
-        typer.Option(help="listing uuid, legacy id or SKU (needs --account)"),
+        typer.Option(help="our listing id, uuid, legacy id or SKU (needs --account)"),
     ] = None,
-    order: Annotated[int | None, typer.Option(help="Back Market order id")] = None,
+    order: Annotated[
+        int | None, typer.Option(min=1, max=MAX_ID, help="Back Market order id")
+    ] = None,
     result: Annotated[str | None, typer.Option(help="ok, skipped or failed")] = None,
     kind: Annotated[str | None, typer.Option(help="e.g. order_validate")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
@@ -84,7 +86,7 @@ def _conditions(
         conditions.append(SyncLogEntry.account_id == account_id)
     if listing is not None:
         assert account_id is not None
-        found = find_listing(session, account_id, listing)
+        found = lookup_listing(session, account_id, listing)
         if found is None:
             raise LookupError(f"no listing {listing!r} in account {account!r}")
         conditions.append(

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
 from api.summary import OrderSummary, order_summary
-from bmsync.commands._db import command_session, fail
+from bmsync.commands._db import OrderId, OrderlineId, command_session, fail
 from database.accounts import AccountError, require_account
 from database.models import (
     Commit,
@@ -122,7 +123,7 @@ def list_(
 
 
 @app.command("show")
-def show(account: str, order_id: int, timeout: Timeout = 10.0) -> None:
+def show(account: str, order_id: OrderId, timeout: Timeout = 10.0) -> None:
     """One order: its stored rows, its workflow's state, and its Temporal UI link."""
     account_id = _account_id(account)
     with command_session() as session:
@@ -130,10 +131,14 @@ def show(account: str, order_id: int, timeout: Timeout = 10.0) -> None:
 
     state: OrderState | None = None
     unavailable = None
+    failure = None
     try:
+        failure = _run(lambda orders: orders.failure(account_id, order_id), timeout)
         state = _run(lambda orders: orders.state(account_id, order_id), timeout)
     except _Unanswered as exc:
         unavailable = str(exc)
+    if summary is None and failure is not None:
+        fail(f"order {order_id} of account {account!r} is not imported: {failure}")
     if summary is None and state is None:
         fail(
             f"order {order_id} of account {account!r} is not imported and has no "
@@ -147,6 +152,11 @@ def show(account: str, order_id: int, timeout: Timeout = 10.0) -> None:
         _print_summary(summary)
     else:
         out.print("not imported yet")
+    if failure is not None:
+        out.print(
+            f"[red]workflow failed:[/red] {escape(failure)}; the next import of "
+            "the order, or the next request for it, starts it again"
+        )
     if state is not None:
         _print_state(state)
     else:
@@ -162,7 +172,7 @@ def show(account: str, order_id: int, timeout: Timeout = 10.0) -> None:
 @app.command("validate")
 def validate(
     account: str,
-    order_id: int,
+    order_id: OrderId,
     line: Annotated[
         list[int] | None,
         typer.Option(help="only this orderline; repeat for several"),
@@ -189,8 +199,8 @@ def validate(
 @app.command("commit")
 def commit(
     account: str,
-    order_id: int,
-    orderline: int,
+    order_id: OrderId,
+    orderline: OrderlineId,
     identifier: Annotated[str, typer.Argument(help="the device's IMEI or serial")],
     allow_mismatch: Annotated[
         bool,
@@ -201,12 +211,14 @@ def commit(
     """Commit a device to an orderline."""
     if not identifier.strip():
         fail("the identifier is empty", 2)
-    account_id = _account_id(account)
-    request = CommitInventoryInput(
+    request = _request(
+        CommitInventoryInput,
+        {"identifier": "identifier"},
         orderline_id=orderline,
         identifier=identifier.strip(),
         allow_mismatch=allow_mismatch,
     )
+    account_id = _account_id(account)
     result = _change(
         lambda orders: orders.commit_inventory(account_id, order_id, request), timeout
     )
@@ -221,7 +233,7 @@ def commit(
 @app.command("ship")
 def ship(
     account: str,
-    order_id: int,
+    order_id: OrderId,
     tracking: str,
     carrier: Annotated[str | None, typer.Option()] = None,
     url: Annotated[str | None, typer.Option(help="the tracking page")] = None,
@@ -230,10 +242,14 @@ def ship(
     """Add a shipment; it goes to Back Market once every line is validated."""
     if not tracking.strip():
         fail("the tracking number is empty", 2)
-    account_id = _account_id(account)
-    request = AddShipmentInput(
-        tracking_number=tracking.strip(), carrier=carrier, url=url
+    request = _request(
+        AddShipmentInput,
+        {"tracking_number": "tracking", "carrier": "--carrier", "url": "--url"},
+        tracking_number=tracking.strip(),
+        carrier=carrier,
+        url=url,
     )
+    account_id = _account_id(account)
     result = _change(
         lambda orders: orders.add_shipment(account_id, order_id, request), timeout
     )
@@ -245,6 +261,21 @@ def ship(
 
 class _Unanswered(Exception):
     """Temporal or the order's workflow did not answer."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _request(model: type[M], names: dict[str, str], **values: object) -> M:
+    """The request, or a usage error naming the argument that does not fit."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = [
+            f"{names.get(str(error['loc'][0]), error['loc'][0])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        fail("; ".join(problems), 2)
 
 
 def _account_id(account: str) -> int:
