@@ -10,6 +10,7 @@ from activities.orders import OrderActivities
 from activities.pricing import PricingActivities
 from activities.quantities import QuantityActivities
 from activities.returns import ReturnActivities
+from activities.runs import RunActivities
 
 
 def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
@@ -20,6 +21,7 @@ def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     quantities = QuantityActivities(deps)
     returns = ReturnActivities(deps)
     pricing = PricingActivities(deps)
+    runs = RunActivities(deps)
     return [
         orders.refresh_order,
         orders.load_order_settings,
@@ -44,6 +46,7 @@ def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         returns.save_returns_checkpoint,
         pricing.refresh_backbox,
         pricing.set_pricing,
+        runs.record_failed_run,
     ]
 
 

@@ -68,24 +68,11 @@ class BackMarketClients:
             account = session.get(Account, account_id)
             if account is None:
                 raise LookupError(f"account {account_id} does not exist")
-            contact = self.contact_email
-            if contact is None:
-                if account.base_url is None:
-                    raise LookupError(
-                        f"account {account.name}: BMSYNC_CONTACT_EMAIL is not set, "
-                        "and Back Market asks for a contact email in every request"
-                    )
-                # Another host (the sandbox) is not Back Market: any contact does.
-                contact = OTHER_HOST_CONTACT
-            return BackMarketClient(
-                token=resolve_token(account, self.state_dir),
-                platform=Platform(account.platform),
-                preprod=account.preprod,
-                base_url=account.base_url,
-                locale=account.locale,
+            return build_client(
+                account,
                 company=self.company,
-                integration=INTEGRATION,
-                contact_email=contact,
+                contact_email=self.contact_email,
+                state_dir=self.state_dir,
                 transport=self.transport,
             )
 
@@ -93,6 +80,38 @@ class BackMarketClients:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+def build_client(
+    account: Account,
+    *,
+    company: str,
+    contact_email: str | None,
+    state_dir: Path | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> BackMarketClient:
+    """A client of the account's host with its token; LookupError when unusable."""
+    token = resolve_token(account, state_dir)
+    contact = contact_email
+    if contact is None:
+        if account.base_url is None:
+            raise LookupError(
+                f"account {account.name}: BMSYNC_CONTACT_EMAIL is not set, "
+                "and Back Market asks for a contact email in every request"
+            )
+        # Another host (the sandbox) is not Back Market: any contact does.
+        contact = OTHER_HOST_CONTACT
+    return BackMarketClient(
+        token=token,
+        platform=Platform(account.platform),
+        preprod=account.preprod,
+        base_url=account.base_url,
+        locale=account.locale,
+        company=company,
+        integration=INTEGRATION,
+        contact_email=contact,
+        transport=transport,
+    )
 
 
 @dataclass

@@ -207,6 +207,10 @@ class BackMarketClient:
             skipped=skipped,
         )
 
+    async def check_token(self) -> None:
+        """One cheap read; UnauthorizedError when Back Market refuses the token."""
+        await self._request("GET", "/ws/orders", params={"page": 1, "page-size": 1})
+
     async def get_listing(self, listing_id: str | int) -> Listing:
         """A listing by UUID (preferred) or legacy integer id."""
         data = await self._request(

@@ -33,6 +33,7 @@ from domain.orders import (
     ValidateOrderResult,
     order_workflow_id,
 )
+from runtime.temporal import failure_reason
 from workflows.orders import OrderWorkflow
 
 In = TypeVar("In", bound=BaseModel)
@@ -132,7 +133,7 @@ class OrderClient:
         try:
             await handle.result(follow_runs=False)
         except WorkflowFailureError as exc:
-            return _root_message(exc)
+            return failure_reason(exc)
         return None
 
     def _start(
@@ -147,19 +148,6 @@ class OrderClient:
             # A finished order is not reopened by a late request.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
-
-
-def _root_message(exc: BaseException) -> str:
-    """The innermost failure's message: the rule or answer that stopped the run."""
-    cause: BaseException = exc
-    while True:
-        inner = getattr(cause, "cause", None) or cause.__cause__
-        if inner is None:
-            break
-        cause = inner
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause)
 
 
 def _kind(exc: Exception) -> str | None:

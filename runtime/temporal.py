@@ -8,6 +8,7 @@ from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
 )
+from temporalio.exceptions import ApplicationError
 
 from runtime.codec import EncryptionCodec, load_keys
 from runtime.settings import Settings, get_settings
@@ -37,3 +38,16 @@ async def connect(
     return await Client.connect(
         address, namespace=namespace, data_converter=data_converter(settings)
     )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The innermost failure's message: the rule or answer that stopped a run."""
+    cause: BaseException = exc
+    while True:
+        inner = getattr(cause, "cause", None) or cause.__cause__
+        if inner is None:
+            break
+        cause = inner
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause)

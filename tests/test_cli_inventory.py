@@ -1,10 +1,12 @@
 """The accounts, settings, catalog and inventory commands, end to end on Postgres."""
 
+import asyncio
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -13,6 +15,8 @@ from bmsync.cli import app
 from database.accounts import resolve_token
 from database.models import Account, InventoryItem
 from runtime.settings import get_settings
+from sandbox.config import MerchantConfig, SandboxConfig
+from sandbox.server import SandboxServer
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "stock.csv"
 TOKEN = "c2VjcmV0LXRva2VuLWRvLW5vdC1wcmludA=="
@@ -42,7 +46,9 @@ def test_a_prompted_token_is_stored_encrypted_and_never_shown(
     runner: CliRunner, session: Session, tmp_path: Path
 ) -> None:
     added = runner.invoke(
-        app, ["accounts", "add", "acme-eu", "--platform", "eu"], input=TOKEN + "\n"
+        app,
+        ["accounts", "add", "acme-eu", "--platform", "eu", "--no-check"],
+        input=TOKEN + "\n",
     )
     listed = runner.invoke(app, ["accounts", "list"])
     shown = runner.invoke(app, ["accounts", "show", "acme-eu"])
@@ -64,7 +70,9 @@ def test_a_token_from_bmsync_token_is_not_echoed(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BMSYNC_TOKEN", TOKEN)
-    added = runner.invoke(app, ["accounts", "add", "acme-us", "--platform", "us"])
+    added = runner.invoke(
+        app, ["accounts", "add", "acme-us", "--platform", "us", "--no-check"]
+    )
     assert added.exit_code == 0, _everything(added)
     assert TOKEN not in _everything(added)
 
@@ -90,7 +98,9 @@ def test_a_wrong_platform_is_a_usage_error(runner: CliRunner) -> None:
 
 
 def test_settings_are_validated_and_shown(runner: CliRunner) -> None:
-    runner.invoke(app, ["accounts", "add", "acme", "--platform", "eu"], input="t\n")
+    runner.invoke(
+        app, ["accounts", "add", "acme", "--platform", "eu", "--no-check"], input="t\n"
+    )
     ok = [
         ["quantity-sync", "on"],
         ["safety-buffer", "2"],
@@ -211,3 +221,47 @@ def test_a_serial_number_is_one_device(
     assert "serial of another device" in held_by_another.stderr
     serials = session.scalars(select(InventoryItem.serial)).all()
     assert serials == ["SER1"]
+
+
+async def test_a_token_is_tried_before_the_account_is_stored(
+    runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SandboxConfig(merchants=[MerchantConfig(name="Shop", token="good-token")])
+    async with SandboxServer(config) as sandbox:
+
+        def add(name: str, token: str) -> Result:
+            monkeypatch.setenv("BMSYNC_TOKEN", token)
+            args = ["accounts", "add", name, "--platform", "eu"]
+            return runner.invoke(app, [*args, "--base-url", sandbox.base_url])
+
+        refused = await asyncio.to_thread(add, "wrong", "not-the-token")
+        taken = await asyncio.to_thread(add, "right", "good-token")
+
+    assert refused.exit_code == 1
+    assert "refused the token (401)" in refused.stderr
+    assert "not-the-token" not in refused.output + refused.stderr
+    assert taken.exit_code == 0, _everything(taken)
+    assert "Back Market took its token" in taken.output
+    assert session.scalars(select(Account.name)).all() == ["right"]
+
+
+def test_an_unreachable_host_is_said_plainly_and_nothing_stored(
+    runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BMSYNC_TOKEN", "some-token")
+    result = runner.invoke(
+        app,
+        [
+            "accounts",
+            "add",
+            "far",
+            "--platform",
+            "eu",
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
+    )
+
+    assert result.exit_code == 1
+    assert "could not try the token" in result.stderr and "--no-check" in result.stderr
+    assert session.scalars(select(Account)).all() == []

@@ -3,11 +3,11 @@
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.order_import import OrderImportActivities
-from database.models import SalesOrder, SalesOrderStatus, Shipment
+from database.models import SalesOrder, SalesOrderStatus, Shipment, SyncLogEntry
 from domain.orders import (
     AddShipmentInput,
     CommitInventoryInput,
@@ -420,3 +420,22 @@ async def test_orders_stored_by_an_import_that_died_before_dispatch_are_not_lost
     assert again.dispatched == 1
     assert state.lines[0].validated
     assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2]
+
+
+async def test_an_import_that_fails_says_why_in_the_sync_log(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_VARIABLE, "a-revoked-token")
+
+    async with world.worker():
+        with pytest.raises(WorkflowFailureError):
+            await world.run_import()
+
+    with world.session_factory() as session:
+        [entry] = session.scalars(
+            select(SyncLogEntry).where(SyncLogEntry.result == "failed")
+        ).all()
+    assert entry.kind == "order_import" and entry.account_id == world.account_id
+    assert entry.error_class == "BackMarketUnauthorized"
+    assert "401" in (entry.detail or "")
+    assert "a-revoked-token" not in (entry.detail or "")

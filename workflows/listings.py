@@ -11,6 +11,7 @@ from workflows.policies import (
     NOTIFY_RETRY,
     NOTIFY_TIMEOUT,
 )
+from workflows.runs import logged_run
 
 with workflow.unsafe.imports_passed_through():
     from activities.listings import ListingActivities
@@ -26,6 +27,11 @@ class ImportListingsWorkflow:
 
     @workflow.run
     async def run(self, input: ImportListingsInput) -> ImportListingsResult:
+        return await logged_run(
+            input.account_id, "listing_import", "pull", self._run(input)
+        )
+
+    async def _run(self, input: ImportListingsInput) -> ImportListingsResult:
         result = await workflow.execute_activity_method(
             ListingActivities.import_listings,
             input,

@@ -21,6 +21,7 @@ from workflows.policies import (
     NOTIFY_RETRY,
     NOTIFY_TIMEOUT,
 )
+from workflows.runs import logged_run
 
 with workflow.unsafe.imports_passed_through():
     from activities.order_import import OrderImportActivities
@@ -40,6 +41,11 @@ class ImportOrdersWorkflow:
 
     @workflow.run
     async def run(self, input: ImportOrdersInput) -> ImportOrdersResult:
+        return await logged_run(
+            input.account_id, "order_import", "pull", self._run(input)
+        )
+
+    async def _run(self, input: ImportOrdersInput) -> ImportOrdersResult:
         plan = await workflow.execute_activity_method(
             OrderImportActivities.plan_order_import,
             input,

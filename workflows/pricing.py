@@ -8,6 +8,7 @@ from workflows.policies import (
     LISTING_READ_HEARTBEAT,
     LISTING_READ_TIMEOUT,
 )
+from workflows.runs import logged_run
 
 with workflow.unsafe.imports_passed_through():
     from activities.pricing import PricingActivities
@@ -23,6 +24,9 @@ class RefreshPricingWorkflow:
 
     @workflow.run
     async def run(self, input: RefreshPricingInput) -> RefreshPricingResult:
+        return await logged_run(input.account_id, "pricing", "pull", self._run(input))
+
+    async def _run(self, input: RefreshPricingInput) -> RefreshPricingResult:
         return await workflow.execute_activity_method(
             PricingActivities.refresh_backbox,
             input,

@@ -23,6 +23,7 @@ from workflows.policies import (
     QUANTITY_PASS_RETRY,
     QUANTITY_PASS_TIMEOUT,
 )
+from workflows.runs import logged_run, record_failure
 
 with workflow.unsafe.imports_passed_through():
     from activities.quantities import QuantityActivities
@@ -86,6 +87,7 @@ class QuantitySyncWorkflow:
                     "quantity pass failed; trying again",
                     extra={"account_id": self.account_id, "error": str(err.cause)},
                 )
+                await record_failure(self.account_id, "quantity_push", "push", err)
                 self.pending = True
                 await workflow.sleep(RETRY_PAUSE)
             self.passes += 1
@@ -142,6 +144,11 @@ class ReconcileQuantitiesWorkflow:
 
     @workflow.run
     async def run(self, input: ReconcileQuantitiesInput) -> PushQuantitiesResult:
+        return await logged_run(
+            input.account_id, "quantity_reconcile", "push", self._run(input)
+        )
+
+    async def _run(self, input: ReconcileQuantitiesInput) -> PushQuantitiesResult:
         if not input.force:
             settings = await workflow.execute_activity_method(
                 QuantityActivities.load_quantity_settings,

@@ -18,6 +18,7 @@ from workflows.policies import (
     LISTING_READ_HEARTBEAT,
     LISTING_READ_TIMEOUT,
 )
+from workflows.runs import logged_run
 
 with workflow.unsafe.imports_passed_through():
     from activities.returns import ReturnActivities
@@ -36,6 +37,11 @@ class ImportReturnsWorkflow:
 
     @workflow.run
     async def run(self, input: ImportReturnsInput) -> ImportReturnsResult:
+        return await logged_run(
+            input.account_id, "rma_import", "pull", self._run(input)
+        )
+
+    async def _run(self, input: ImportReturnsInput) -> ImportReturnsResult:
         plan = await workflow.execute_activity_method(
             ReturnActivities.plan_returns_import,
             input,

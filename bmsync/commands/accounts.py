@@ -1,5 +1,6 @@
 """`bmsync accounts`: connect Back Market accounts and see them."""
 
+import asyncio
 import os
 from typing import Annotated
 
@@ -8,9 +9,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from activities.deps import build_client
+from backmarket.errors import BackMarketError, ForbiddenError, UnauthorizedError
 from bmsync.commands._db import command_session, fail
 from database.accounts import (
     AccountError,
+    TokenUnavailable,
     create_account,
     encrypt_token,
     env_token_ref,
@@ -40,6 +44,9 @@ def add(
         str | None,
         typer.Option(help="read the token from this variable at run time instead"),
     ] = None,
+    check: Annotated[
+        bool, typer.Option(help="try the token with one read from Back Market")
+    ] = True,
 ) -> None:
     """Connect an account; the token is stored encrypted or as an env reference."""
     platform = platform.lower()
@@ -57,7 +64,7 @@ def add(
             )
             token_ref = encrypt_token(token, get_settings().state_dir)
         with command_session() as session:
-            create_account(
+            account = create_account(
                 session,
                 name=name,
                 platform=platform,
@@ -66,9 +73,14 @@ def add(
                 preprod=preprod,
                 base_url=base_url,
             )
+            # Refused here, the account is not stored.
+            checked = check and _check_token(account)
     except AccountError as exc:
         fail(str(exc))
-    out.print(f"account [bold]{escape(name)}[/bold] added")
+    out.print(
+        f"account [bold]{escape(name)}[/bold] added"
+        + (": Back Market took its token" if checked else "")
+    )
     if base_url is None and get_settings().contact_email is None:
         out.print(
             "[yellow]note:[/yellow] set BMSYNC_CONTACT_EMAIL (and BMSYNC_COMPANY) "
@@ -80,6 +92,40 @@ def add(
             f"[yellow]note:[/yellow] {token_env} is not set here; the worker needs "
             "it set wherever it runs, or every sync of this account fails"
         )
+
+
+def _check_token(account: Account) -> bool:
+    """Whether the token was tried; fails the command when Back Market refuses it."""
+    settings = get_settings()
+    try:
+        client = build_client(
+            account,
+            company=settings.company,
+            contact_email=settings.contact_email,
+            state_dir=settings.state_dir,
+        )
+    except TokenUnavailable:
+        return False
+    except LookupError as exc:
+        fail(f"{exc}; or add the account with --no-check")
+
+    async def read_once() -> None:
+        async with client:
+            await client.check_token()
+
+    try:
+        asyncio.run(read_once())
+    except (UnauthorizedError, ForbiddenError) as exc:
+        fail(
+            f"Back Market refused the token ({exc.status}): check it and add the "
+            "account again; nothing was stored"
+        )
+    except BackMarketError as exc:
+        fail(
+            f"could not try the token at {client.base_url}: {exc}; add the account "
+            "with --no-check to store it untried"
+        )
+    return True
 
 
 @app.command("list")

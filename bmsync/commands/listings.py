@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from bmsync.commands._db import command_session, fail
 from bmsync.commands._wake import wake_quantity_sync
@@ -29,6 +29,7 @@ from domain.listings import ImportListingsInput, ImportListingsResult
 from runtime.embedded import StartError
 from runtime.settings import get_settings
 from runtime.stack import Stack
+from runtime.temporal import failure_reason
 from workflows.listings import ImportListingsWorkflow
 
 T = TypeVar("T")
@@ -231,6 +232,8 @@ def run_on_temporal(action: Callable[[Client, str], Awaitable[T]], timeout: floa
             )
         except TimeoutError:
             fail(f"no answer in {timeout:g}s: is a worker running (bmsync worker)?")
+        except WorkflowFailureError as exc:
+            fail(f"the run failed: {failure_reason(exc)}")
         finally:
             stack.close()
 
