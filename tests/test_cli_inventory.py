@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bmsync.cli import app
 from database.accounts import resolve_token
-from database.models import Account, InventoryItem
+from database.models import Account, InventoryItem, InventoryStatus
 from runtime.settings import get_settings
 from sandbox.config import MerchantConfig, SandboxConfig
 from sandbox.server import SandboxServer
@@ -265,3 +265,33 @@ def test_an_unreachable_host_is_said_plainly_and_nothing_stored(
     assert result.exit_code == 1
     assert "could not try the token" in result.stderr and "--no-check" in result.stderr
     assert session.scalars(select(Account)).all() == []
+
+
+def test_devices_are_found_by_sku_and_moved_between_statuses(
+    runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A narrow terminal: the values to copy must still be printed whole.
+    monkeypatch.setenv("COLUMNS", "80")
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    assert runner.invoke(app, ["inventory", "import", str(SAMPLE)]).exit_code == 0
+    imei = "354672118744224"
+
+    listed = runner.invoke(app, ["inventory", "list", "--sku", "ip12-128-blk-exc"])
+    moved = runner.invoke(
+        app, ["inventory", "move", imei, "--status", "Testing", "--warehouse", "Main"]
+    )
+    unknown_status = runner.invoke(app, ["inventory", "move", imei, "--status", "Lost"])
+    in_testing = runner.invoke(app, ["inventory", "list", "--status", "testing"])
+
+    assert listed.exit_code == 0, _everything(listed)
+    assert imei in listed.output and "IP12-128-BLK-EXC" in listed.output
+    assert "356931110082159" not in listed.output  # another SKU's device
+    assert moved.exit_code == 0, _everything(moved)
+    assert unknown_status.exit_code == 2 and "--status" in unknown_status.stderr
+    assert imei in in_testing.output
+    status = session.scalar(
+        select(InventoryStatus.name)
+        .join(InventoryItem, InventoryItem.status_id == InventoryStatus.id)
+        .where(InventoryItem.imei == imei)
+    )
+    assert status == "Testing"

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bmsync.commands._db import command_session, fail
+from bmsync.commands._tables import key
 from database import inventory as repo
 from database.accounts import AccountError, require_account
 from database.models import (
@@ -178,7 +179,7 @@ def sku_list() -> None:
             .outerjoin(Account, Account.id == Sku.account_id)
             .order_by(Sku.code)
         ).all()
-    table = Table("sku", "account", "variation", "device")
+    table = Table(key("sku"), "account", key("variation"), "device")
     for code, account, variation_id, *device in rows:
         table.add_row(
             escape(code),

@@ -1,5 +1,6 @@
 """`bmsync inventory`: put devices in stock and see them."""
 
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -8,10 +9,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from bmsync.commands._db import command_session, err, fail
+from bmsync.commands._tables import key
 from bmsync.commands._wake import wake_quantity_sync
 from database import inventory as repo
 from database.accounts import AccountError, require_account
@@ -20,6 +22,7 @@ from database.models import (
     InventoryStatus,
     Product,
     ProductVariation,
+    Sku,
     Warehouse,
 )
 from domain.imei import InvalidImei
@@ -121,17 +124,29 @@ def add(
 
 @app.command("list")
 def list_(
-    limit: Annotated[int, typer.Option(help="at most this many devices")] = 100,
+    limit: Annotated[
+        int, typer.Option(min=1, max=100_000, help="at most this many devices")
+    ] = 100,
+    sku: Annotated[
+        str | None, typer.Option(help="only devices this SKU code sells")
+    ] = None,
     status: Annotated[str | None, typer.Option()] = None,
     warehouse: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Devices in stock, newest first."""
+    """Devices in stock, newest first, with the SKU codes that sell them."""
     with command_session() as session:
+        codes = (
+            select(func.string_agg(Sku.code, literal_column("', '")))
+            .where(Sku.variation_id == InventoryItem.variation_id)
+            .correlate(InventoryItem)
+            .scalar_subquery()
+        )
         query = (
             select(
                 InventoryItem.id,
                 InventoryItem.imei,
                 InventoryItem.serial,
+                codes,
                 Product.manufacturer,
                 Product.model,
                 ProductVariation.storage,
@@ -148,26 +163,72 @@ def list_(
             .order_by(InventoryItem.id.desc())
             .limit(limit)
         )
+        if sku is not None:
+            found = repo.find_sku(session, sku)
+            if found is None:
+                fail(f"unknown SKU {sku!r}", 2)
+            query = query.where(InventoryItem.variation_id == found.variation_id)
         if status is not None:
             query = query.where(InventoryStatus.name.ilike(status))
         if warehouse is not None:
             query = query.where(Warehouse.name.ilike(warehouse))
         rows = session.execute(query).all()
     table = Table(
-        "id", "imei", "serial", "device", "grade", "status", "warehouse", "cost"
+        key("id"),
+        key("imei"),
+        key("serial"),
+        key("sku"),
+        "device",
+        "grade",
+        "status",
+        "warehouse",
+        "cost",
     )
-    for id_, imei, serial, make, model, storage, colour, grade, st, wh, cost in rows:
+    for row in rows:
+        id_, imei, serial, skus, make, model, storage, colour, grade, st, wh, cost = row
         table.add_row(
             str(id_),
             imei or "",
             escape(serial or ""),
-            escape(f"{make} {model} {storage} {colour}".strip()),
-            escape(grade),
+            escape(skus or ""),
+            escape(" ".join(part for part in (make, model, storage, colour) if part)),
+            escape(grade or ""),
             escape(st),
             escape(wh or "(none)"),
             "" if cost is None else str(cost),
         )
     out.print(table)
+    if not rows:
+        out.print("no matching devices")
+
+
+@app.command("move")
+def move(
+    identifier: Annotated[str, typer.Argument(help="the device's IMEI or serial")],
+    status: Annotated[str | None, typer.Option(help="its new inventory status")] = None,
+    warehouse: Annotated[str | None, typer.Option(help="its new warehouse")] = None,
+) -> None:
+    """Give a device a new status or warehouse, e.g. Testing -> Available."""
+    if status is None and warehouse is None:
+        fail("give --status, --warehouse or both", 2)
+    with command_session() as session:
+        device = repo.find_item_by_identifier(session, identifier)
+        if device is None:
+            fail(f"no device in stock has IMEI or serial {identifier.strip()!r}", 2)
+        if status is not None:
+            status_row = repo.inventory_status_by_name(session, status)
+            if status_row is None:
+                fail(f"--status: unknown inventory status {status!r}", 2)
+            device.status_id = status_row.id
+        if warehouse is not None:
+            warehouse_row = repo.warehouse_by_name(session, warehouse)
+            if warehouse_row is None:
+                fail(f"--warehouse: unknown warehouse {warehouse!r}", 2)
+            device.warehouse_id = warehouse_row.id
+        device.updated_at = datetime.now(UTC)
+        item_id = device.id
+    out.print(f"device {item_id} moved")
+    wake_quantity_sync("stock moved")
 
 
 def _cost(text: str) -> Decimal:

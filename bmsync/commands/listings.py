@@ -12,6 +12,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
 
 from bmsync.commands._db import command_session, fail
+from bmsync.commands._tables import key
 from bmsync.commands._wake import wake_quantity_sync
 from database.accounts import AccountError, require_account
 from database.inventory import NotFound
@@ -176,7 +177,7 @@ def unmapped(account: str) -> None:
         except AccountError as exc:
             fail(str(exc), 2)
         rows = unmapped_listings(session, account_id)
-    table = Table("listing", "sku", "title", "why")
+    table = Table(key("listing"), key("sku"), "title", "why")
     for item in rows:
         table.add_row(
             str(item.listing_id),
@@ -197,7 +198,7 @@ def opportunities(account: str) -> None:
         except AccountError as exc:
             fail(str(exc), 2)
         rows = listing_opportunities(session, account_id)
-    table = Table("variation", "product", "SKUs", "sellable")
+    table = Table(key("variation"), "product", key("SKUs"), "sellable")
     for item in rows:
         table.add_row(
             str(item.variation_id),

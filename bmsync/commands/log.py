@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from bmsync.commands._db import MAX_ID, command_session, fail
+from bmsync.commands._tables import key
 from database.accounts import AccountError, require_account
 from database.listings import lookup_listing
 from database.models import Account, SalesOrder, SyncLogEntry, SyncResult
@@ -55,7 +56,9 @@ def log(
             query.order_by(SyncLogEntry.at.desc(), SyncLogEntry.id.desc()).limit(limit)
         ).all()
 
-    table = Table("at", "account", "kind", "dir", "result", "ref", "error", "detail")
+    table = Table(
+        "at", "account", "kind", "dir", "result", key("ref"), "error", "detail"
+    )
     for entry, account_name in rows:
         colour = {"ok": "green", "failed": "red"}.get(entry.result, "yellow")
         ref = entry.external_ref or ""

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from api.summary import OrderSummary, order_summary
 from bmsync.commands._db import OrderId, OrderlineId, command_session, fail
+from bmsync.commands._tables import key
 from database.accounts import AccountError, require_account
 from database.models import (
     Commit,
@@ -105,7 +106,13 @@ def list_(
         rows = session.execute(query).all()
 
     table = Table(
-        "order", "status", "BM state", "units", "committed", "tracking", "imported"
+        key("order"),
+        "status",
+        "BM state",
+        "units",
+        "committed",
+        key("tracking"),
+        "imported",
     )
     for order_id, status_name, bm_state, total, done, tracked, created in rows:
         table.add_row(
@@ -332,7 +339,9 @@ def _print_summary(summary: OrderSummary) -> None:
         f"status {escape(summary.status)} ({open_note}), Back Market state "
         f"{summary.backmarket_state}, imported {summary.created_at:%Y-%m-%d %H:%M}"
     )
-    lines = Table("orderline", "sku", "qty", "BM state", "committed IMEIs")
+    lines = Table(
+        key("orderline"), key("sku"), "qty", "BM state", key("committed IMEIs")
+    )
     for line in summary.lines:
         sku = escape(line.sku or "")
         if line.unknown_sku:

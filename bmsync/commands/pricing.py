@@ -12,6 +12,7 @@ from rich.table import Table
 from activities.deps import BackMarketClients
 from activities.pricing import apply_pricing
 from bmsync.commands._db import command_session, database_url, fail
+from bmsync.commands._tables import key
 from database.accounts import AccountError, require_account
 from database.inventory import NotFound
 from database.listings import find_listing, pricing_rows
@@ -36,7 +37,7 @@ def show(account: str) -> None:
             fail(str(exc), 2)
         rows = pricing_rows(session, account_id)
     table = Table(
-        "listing", "sku", "price", "min price", "to win", "winning", "comment"
+        key("listing"), key("sku"), "price", "min price", "to win", "winning", "comment"
     )
     for row in rows:
         winning = {True: "yes", False: "no", None: "-"}[row.winning]

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from activities.deps import BackMarketClients
 from activities.quantities import QuantityPass
 from bmsync.commands._db import database_url, fail
+from bmsync.commands._tables import key
 from bmsync.commands.listings import Timeout, _account_id, run_on_temporal
 from database.session import make_engine, make_session_factory
 from domain.quantities import (
@@ -64,7 +65,7 @@ def plan(account: str, full: Full = False) -> None:
         fail(f"{type(exc).__name__}: {exc}")
     finally:
         engine.dispose()
-    table = Table("listing", "sku", "Back Market", "target", "action", "note")
+    table = Table(key("listing"), key("sku"), "Back Market", "target", "action", "note")
     for item in result.plan:
         table.add_row(
             str(item.listing_id),
