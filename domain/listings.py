@@ -45,6 +45,8 @@ class SetPricingInput(BaseModel):
 
     account_id: int
     listing_id: int
-    min_price: Decimal | None = Field(default=None, ge=0)
-    price: Decimal | None = Field(default=None, gt=0)
+    min_price: Decimal | None = Field(
+        default=None, ge=0, max_digits=10, decimal_places=2
+    )
+    price: Decimal | None = Field(default=None, gt=0, max_digits=10, decimal_places=2)
     comment: str | None = Field(default=None, max_length=500)

@@ -219,3 +219,22 @@ def test_inventory_import_refuses_a_bad_file_and_stores_nothing(
 
     assert_refused(result, 1, *named)
     assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--price", "12.345"], ["--price", "decimal"]),
+        (["--min-price", "123456789012"], ["--min-price", "digits"]),
+        (["--comment", "x" * 501], ["--comment", "500"]),
+        ([], ["--min-price", "--price", "--comment"]),
+    ],
+)
+def test_pricing_set_refuses_values_back_market_cannot_take(
+    stocked: CliRunner, engine: Engine, args: list[str], named: list[str]
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["pricing", "set", "acme", "ANY-SKU", *args])
+
+    assert_refused(result, 2, *named)
+    assert snapshot(engine) == before

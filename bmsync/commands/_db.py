@@ -2,9 +2,10 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy.orm import Session
 
@@ -56,3 +57,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Say what went wrong on stderr and leave with `code`; never a traceback."""
     err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
     raise typer.Exit(code)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], names: dict[str, str], **values: object) -> M:
+    """The model, or a usage error naming each argument that does not fit.
+
+    `names` maps the model's fields to the arguments a person typed.
+    """
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = [
+            f"{names.get(str(error['loc'][0]), error['loc'][0])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        fail("; ".join(problems), 2)

@@ -10,14 +10,19 @@ from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
 from api.summary import OrderSummary, order_summary
-from bmsync.commands._db import OrderId, OrderlineId, command_session, fail
+from bmsync.commands._db import (
+    OrderId,
+    OrderlineId,
+    command_session,
+    fail,
+    validated,
+)
 from bmsync.commands._tables import key
 from database.accounts import AccountError, require_account
 from database.models import (
@@ -218,7 +223,7 @@ def commit(
     """Commit a device to an orderline."""
     if not identifier.strip():
         fail("the identifier is empty", 2)
-    request = _request(
+    request = validated(
         CommitInventoryInput,
         {"identifier": "identifier"},
         orderline_id=orderline,
@@ -249,7 +254,7 @@ def ship(
     """Add a shipment; it goes to Back Market once every line is validated."""
     if not tracking.strip():
         fail("the tracking number is empty", 2)
-    request = _request(
+    request = validated(
         AddShipmentInput,
         {"tracking_number": "tracking", "carrier": "--carrier", "url": "--url"},
         tracking_number=tracking.strip(),
@@ -268,21 +273,6 @@ def ship(
 
 class _Unanswered(Exception):
     """Temporal or the order's workflow did not answer."""
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _request(model: type[M], names: dict[str, str], **values: object) -> M:
-    """The request, or a usage error naming the argument that does not fit."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        problems = [
-            f"{names.get(str(error['loc'][0]), error['loc'][0])}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        fail("; ".join(problems), 2)
 
 
 def _account_id(account: str) -> int:

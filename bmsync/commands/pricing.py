@@ -8,10 +8,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from temporalio.exceptions import ApplicationError
 
 from activities.deps import BackMarketClients
 from activities.pricing import apply_pricing
-from bmsync.commands._db import command_session, database_url, fail
+from bmsync.commands._db import command_session, database_url, fail, validated
 from bmsync.commands._tables import key
 from database.accounts import AccountError, require_account
 from database.inventory import NotFound
@@ -66,22 +67,25 @@ def set_(
     """Change a listing's min price, price or comment on Back Market, then here."""
     if min_price is None and price is None and comment is None:
         fail("give --min-price, --price or --comment", 2)
+    # Checked before anything is looked up, so a typo is named first.
+    request = validated(
+        SetPricingInput,
+        {"min_price": "--min-price", "price": "--price", "comment": "--comment"},
+        account_id=0,
+        listing_id=0,
+        min_price=min_price,
+        price=price,
+        comment=comment,
+    )
     with command_session() as session:
         try:
             account_id = require_account(session, account).id
             listing_id = find_listing(session, account_id, listing).id
         except (AccountError, NotFound) as exc:
             fail(str(exc), 2)
-    try:
-        request = SetPricingInput(
-            account_id=account_id,
-            listing_id=listing_id,
-            min_price=min_price,
-            price=price,
-            comment=comment,
-        )
-    except ValueError as exc:
-        fail(str(exc), 2)
+    request = request.model_copy(
+        update={"account_id": account_id, "listing_id": listing_id}
+    )
     engine = make_engine(database_url(), pool_size=1)
     session_factory = make_session_factory(engine)
 
@@ -94,11 +98,19 @@ def set_(
                 f"{escape(row.sku)}: price {_money(row.price)}, min price "
                 f"{_money(row.min_price)}"
             )
+            if row.price is not None and row.min_price is not None:
+                if row.price < row.min_price:
+                    out.print(
+                        "[yellow]note:[/yellow] the price is below the min price; "
+                        "BackPricer will not go lower than the min price"
+                    )
         finally:
             await clients.close()
 
     try:
         asyncio.run(run())
+    except ApplicationError as exc:
+        fail(f"Back Market refused the change: {exc.message}")
     except Exception as exc:  # noqa: BLE001 - the operator reads the reason
         fail(f"{type(exc).__name__}: {exc}")
     finally:
