@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from backmarket.errors import BackMarketError
 
@@ -25,3 +25,16 @@ def backmarket_call() -> Iterator[None]:
 def rejected(message: str, kind: str = "BadData") -> ApplicationError:
     """A rule a person must fix; retrying would give the same answer."""
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def refused(message: str) -> ApplicationError:
+    """A request an operator made that breaks a rule: answered, not an incident.
+
+    Benign, so the worker logs it quietly rather than as a failure with a trace.
+    """
+    return ApplicationError(
+        message,
+        type="CommitRejected",
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )

@@ -6,7 +6,7 @@ import logging
 from temporalio import activity
 
 from activities.deps import ActivityDeps
-from activities.errors import backmarket_call, rejected
+from activities.errors import backmarket_call, refused, rejected
 from activities.heartbeat import heartbeats
 from activities.order_data import observed, order_data
 from backmarket import BackMarketClient
@@ -137,7 +137,7 @@ class OrderActivities:
                     input.allow_mismatch,
                 )
         except (order_db.CommitRejected, LookupError) as exc:
-            raise rejected(str(exc), "CommitRejected") from None
+            raise refused(str(exc)) from None
         return CommittedItem(
             inventory_item_id=device.inventory_item_id,
             imei=device.imei,
