@@ -384,8 +384,8 @@ class QuantityPass:
         if current < explained:
             stamp = since.strftime("%Y-%m-%d %H:%M:%S")
             note = (
-                f"Back Market holds {current}; from {baseline} at {stamp}, "
-                f"{sold} unit(s) ordered since explain {explained}"
+                f"Back Market holds {current}, but it held {baseline} at {stamp} "
+                f"and {sold} unit(s) were ordered since, which leaves {explained}"
             )
             if self.input.hold_drops:
                 return "hold", target, note

@@ -774,6 +774,19 @@ def order_item_by_orderline(session: Session, orderline_id: int) -> OrderItem | 
     )
 
 
+def _described(session: Session, commit: Commit) -> str:
+    """The order and orderline a commit holds its device for, as Back Market names
+    them when it can."""
+    row = session.execute(
+        select(SalesOrder.external_order_id, OrderItem.external_orderline_id)
+        .join(OrderItem, OrderItem.sales_order_id == SalesOrder.id)
+        .where(OrderItem.id == commit.order_item_id)
+    ).one_or_none()
+    if row is None or row.external_order_id is None:
+        return f"order item {commit.order_item_id}"
+    return f"orderline {row.external_orderline_id} of order {row.external_order_id}"
+
+
 def order_item_variation(session: Session, order_item: OrderItem) -> int | None:
     """The variation an order item asks for, through its SKU if not set directly."""
     if order_item.variation_id is not None:
@@ -830,8 +843,7 @@ def commit_item(
             if commit.order_item_id == order_item_id:
                 return _outcome(commit, device, session, order_item)
             raise CommitRefused(
-                f"device {inventory_item_id} is committed to order item "
-                f"{commit.order_item_id}"
+                f"the device is already committed to {_described(session, commit)}"
             )
     if len(open_commits) >= order_item.quantity:
         raise CommitRefused(f"order item {order_item_id} is fully committed")

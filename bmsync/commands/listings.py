@@ -207,6 +207,8 @@ def opportunities(account: str) -> None:
             str(item.sellable),
         )
     out.print(table)
+    if not rows:
+        out.print("no opportunities: every variation with sellable stock has a listing")
 
 
 def _account_id(account: str) -> int:
