@@ -32,6 +32,7 @@ from database.inventory import (
     inventory_status_by_name,
     warehouse_by_name,
 )
+from database.listings import forget_backmarket_quantities
 from database.models import (
     Commit,
     InventoryItem,
@@ -220,6 +221,9 @@ def prepare_account(
             account.base_url = world.sandbox_url
             account_id = account.id
             stock_it = False
+            # A new sandbox knows nothing of our earlier pushes: what we believed
+            # it held would make every difference look like another system's write.
+            forget_backmarket_quantities(session, account_id)
         else:
             account = create_account(
                 session,

@@ -567,3 +567,22 @@ def sku_codes(session: Session, variation_id: int) -> list[str]:
             select(Sku.code).where(Sku.variation_id == variation_id).order_by(Sku.code)
         )
     )
+
+
+def forget_backmarket_quantities(session: Session, account_id: int) -> None:
+    """Drop what we believed Back Market holds for the account's listings.
+
+    For an account pointed at a new Back Market (a fresh sandbox): the next read
+    sets the baselines again, and no difference is taken for another system's write.
+    """
+    session.execute(
+        update(Listing)
+        .where(Listing.account_id == account_id)
+        .values(
+            last_pushed_quantity=None,
+            last_pushed_at=None,
+            foreign_write_at=None,
+            foreign_write_quantity=None,
+            foreign_write_note=None,
+        )
+    )

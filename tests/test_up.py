@@ -112,6 +112,24 @@ def sandbox_account_created_at(state_dir: Path) -> str:
         engine.dispose()
 
 
+def listings_flagged_foreign(state_dir: Path) -> int:
+    url = EmbeddedPostgres(state_dir / "postgres").url()
+    assert url is not None, "Postgres is not running"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM listings"
+                        " WHERE foreign_write_at IS NOT NULL"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def temporal_workflows(env: dict[str, str]) -> set[str]:
     """The ids of every workflow the embedded Temporal keeps."""
 
@@ -139,8 +157,11 @@ def test_up_is_ready_stops_cleanly_and_comes_back_on_its_data(
     with bmsync_up(up_env):
         assert sandbox_account_created_at(state_dir) == created_at
         later_workflows = temporal_workflows(up_env)
+        # The new sandbox holds other quantities; that is no other system's doing.
+        flagged = listings_flagged_foreign(state_dir)
     time.sleep(0.5)
     assert leftovers(state_dir) == []
 
+    assert flagged == 0
     assert first_workflows, "the first run left no workflow history"
     assert first_workflows <= later_workflows
