@@ -221,36 +221,22 @@ class OrderActivities:
             with backmarket_call():
                 order = await client.get_order(input.order_id)
             if order.state == ORDER_SHIPPED:
-                await asyncio.to_thread(self._mark_sent, input)
-                sent_imei = imei is not None and any(
-                    line.imei == imei for line in order.orderlines
-                )
-                return ShipOrderResult(
-                    shipped=True, imei_sent=sent_imei, note="already shipped"
-                )
-        shipment = input.shipment
-        tracking = shipment.tracking_number.strip()
+                return await self._shipped_already(input, order, imei)
+        tracking = input.shipment.tracking_number.strip()
         with backmarket_call():
             try:
-                await client.ship_order(
-                    input.order_id,
-                    tracking_number=tracking,
-                    tracking_url=shipment.url,
-                    shipper=shipment.carrier,
-                    imei=imei,
-                )
+                await self._ship(client, input, imei)
             except BadRequestError:
-                # An IMEI set on Back Market by someone else cannot change, and Back
-                # Market refuses the whole shipment for it: ship without ours.
-                held = await self._held_imei(client, input.order_id)
-                if imei is None or held is None:
+                # Refused: already shipped (by an earlier attempt whose answer came
+                # late, or from the back office), or for an IMEI someone else set,
+                # which cannot change.
+                order = await client.get_order(input.order_id)
+                if order.state == ORDER_SHIPPED:
+                    return await self._shipped_already(input, order, imei)
+                held = order.orderlines[0].imei if len(order.orderlines) == 1 else None
+                if imei is None or not held:
                     raise
-                await client.ship_order(
-                    input.order_id,
-                    tracking_number=tracking,
-                    tracking_url=shipment.url,
-                    shipper=shipment.carrier,
-                )
+                await self._ship(client, input, None)
                 await asyncio.to_thread(self._mark_sent, input)
                 return ShipOrderResult(
                     shipped=True,
@@ -264,12 +250,28 @@ class OrderActivities:
             note += " and the device's IMEI"
         return ShipOrderResult(shipped=True, imei_sent=imei is not None, note=note)
 
-    async def _held_imei(self, client: BackMarketClient, order_id: int) -> str | None:
-        """The IMEI Back Market holds for a single-device order's line, if any."""
-        order = await client.get_order(order_id)
-        if len(order.orderlines) != 1:
-            return None
-        return order.orderlines[0].imei or None
+    async def _ship(
+        self, client: BackMarketClient, input: ShipOrderInput, imei: str | None
+    ) -> None:
+        shipment = input.shipment
+        await client.ship_order(
+            input.order_id,
+            tracking_number=shipment.tracking_number.strip(),
+            tracking_url=shipment.url,
+            shipper=shipment.carrier,
+            imei=imei,
+        )
+
+    async def _shipped_already(
+        self, input: ShipOrderInput, order: Order, imei: str | None
+    ) -> ShipOrderResult:
+        await asyncio.to_thread(self._mark_sent, input)
+        sent_imei = imei is not None and any(
+            line.imei == imei for line in order.orderlines
+        )
+        return ShipOrderResult(
+            shipped=True, imei_sent=sent_imei, note="already shipped"
+        )
 
     def _mark_sent(self, input: ShipOrderInput) -> None:
         with self.deps.session_factory.begin() as session:

@@ -268,6 +268,7 @@ class WorkerProcess:
         state_dir: Path,
         payload_key: str,
         log_file: Path,
+        grace_seconds: float = 5,
     ) -> None:
         self.env = {
             **os.environ,
@@ -277,7 +278,7 @@ class WorkerProcess:
             "BMSYNC_TASK_QUEUE": task_queue,
             "BMSYNC_STATE_DIR": str(state_dir),
             "BMSYNC_PAYLOAD_KEY": payload_key,
-            "BMSYNC_SHUTDOWN_GRACE_SECONDS": "5",
+            "BMSYNC_SHUTDOWN_GRACE_SECONDS": str(grace_seconds),
         }
         self.cwd = state_dir
         self.log_file = log_file
@@ -300,17 +301,21 @@ class WorkerProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def stop(self) -> None:
-        """SIGTERM, as operators stop it; SIGKILL if it outlasts its grace period."""
+    def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM, as operators stop it; SIGKILL if it outlasts `timeout`.
+
+        Answers the exit code, or None when it had to be killed.
+        """
         process = self.process
         if process is None or process.poll() is not None:
-            return
+            return None if process is None else process.returncode
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+            return None
 
     @property
     def exited(self) -> int | None:
