@@ -294,3 +294,29 @@ async def test_a_care_folder_that_does_not_fit_is_recorded_and_the_others_import
     assert checkpoints == 1
     [entry] = [e for e in failures(world) if e.kind == "rma_import"]
     assert entry.external_ref == str(bad) and "lines" in (entry.detail or "")
+
+
+async def test_a_failed_page_on_a_later_run_leaves_the_checkpoint_where_it_was(
+    world: World,
+) -> None:
+    world.place_order((world.skus[0], 1))
+
+    def checkpoint() -> object:
+        with world.session_factory() as session:
+            return session.scalar(select(SyncCheckpoint.value_at))
+
+    async with world.worker():
+        await world.run_import()
+        before = checkpoint()
+        later = world.place_order((world.skus[1], 1))
+        spoiler(world).page_body = b"<html>Attention Required!</html>"
+        with pytest.raises(WorkflowFailureError):
+            await world.run_import()
+        unchanged = checkpoint()
+        spoiler(world).page_body = None
+        again = await world.run_import()
+
+    assert before is not None and unchanged == before
+    assert again.dispatched >= 1
+    assert later in stored_orders(world)
+    assert checkpoint() != before

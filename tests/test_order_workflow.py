@@ -17,7 +17,7 @@ from domain.orders import (
 )
 from runtime.order_client import OrderClient, OrderRequestError
 from sandbox.config import FaultRule
-from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world
+from tests.world import MERCHANT, TOKEN, TOKEN_VARIABLE, World, make_world
 from workflows import OrderWorkflow
 
 
@@ -439,3 +439,156 @@ async def test_an_import_that_fails_says_why_in_the_sync_log(
     assert entry.error_class == "BackMarketUnauthorized"
     assert "401" in (entry.detail or "")
     assert "a-revoked-token" not in (entry.detail or "")
+
+
+async def test_nothing_is_imported_while_order_import_is_off(world: World) -> None:
+    world.set_settings(order_import=False)
+    world.place_order((world.skus[0], 1))
+
+    async with world.worker():
+        result = await world.run_import()
+
+    assert result.skipped and result.dispatched == 0
+    with world.session_factory() as session:
+        assert session.scalar(select(SalesOrder)) is None
+
+
+async def test_a_commit_to_an_unknown_sku_line_is_kept_but_sends_no_imei(
+    world: World,
+) -> None:
+    unknown = sorted(
+        listing.sku
+        for listing in world.sandbox.listings.values()
+        if listing.publication_state == 2 and listing.sku not in world.skus
+    )[0]
+    order_id = world.place_order((unknown, 1))
+    device = world.devices[world.skus[0]][1]
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line = state.lines[0]
+        handle = world.order_handle(order_id)
+        with pytest.raises(WorkflowUpdateFailedError) as unconfirmed:
+            await handle.execute_update(
+                OrderWorkflow.commit_inventory,
+                CommitInventoryInput(orderline_id=line.orderline_id, identifier=device),
+            )
+        # The operator confirms the device is the one sold.
+        commit = await handle.execute_update(
+            OrderWorkflow.commit_inventory,
+            CommitInventoryInput(
+                orderline_id=line.orderline_id, identifier=device, allow_mismatch=True
+            ),
+        )
+        await handle.execute_update(
+            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-U")
+        )
+        final = await handle.result()
+
+    assert line.unknown_sku
+    assert "unknown SKU" in str(unconfirmed.value.cause)
+    assert not commit.imei_will_sync and "unknown SKU" in commit.note
+    assert world.open_commits() == 1
+    [ship] = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert "imei" not in ship
+    assert final.phase == OrderPhase.SHIPPED
+
+
+async def test_an_order_the_customer_cancels_entirely_ends_cancelled(
+    world: World,
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: len(s.lines) == 2)
+        for line in state.lines:
+            world.sandbox.customer_cancel(line.orderline_id)
+        await world.run_import()
+        final = await world.order_handle(order_id).result()
+
+    assert final.phase == OrderPhase.CANCELLED
+    assert world.applied_bodies(order_id) == []
+    assert status_of(world.session_factory, order_id) == "Cancelled"
+
+
+async def test_an_order_shipped_from_the_back_office_ends_shipped(
+    world: World,
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    async with world.worker():
+        await world.run_import()
+        await world.wait_for(order_id, lambda s: s.phase == "validated")
+        # Shipped by hand in Back Market's back office, not through us.
+        world.sandbox.update_order(
+            MERCHANT,
+            str(order_id),
+            {"order_id": order_id, "new_state": 3, "tracking_number": "BO-1"},
+        )
+        await world.run_import()
+        final = await world.order_handle(order_id).result()
+
+    assert final.phase == OrderPhase.SHIPPED
+    assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2]
+    assert status_of(world.session_factory, order_id) == "Shipped"
+
+
+async def test_a_shipment_and_an_imei_whose_answers_were_lost_are_sent_once(
+    world: World,
+) -> None:
+    single = world.place_order((world.skus[0], 1))
+    double = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+    world.sandbox.set_faults(
+        [
+            FaultRule(
+                method="POST",
+                path=f"/ws/orders/{single}",
+                lost_response_rate=1.0,
+                remaining=2,
+            ),
+            FaultRule(
+                method="PATCH",
+                path="/ws/orderlines/.*",
+                lost_response_rate=1.0,
+                remaining=1,
+            ),
+        ]
+    )
+
+    async with world.worker():
+        await world.run_import()
+        await world.wait_for(single, lambda s: s.phase == "validated")
+        state = await world.wait_for(double, lambda s: s.phase == "validated")
+        handle = world.order_handle(single)
+        line = (await handle.query(OrderWorkflow.state)).lines[0]
+        await handle.execute_update(
+            OrderWorkflow.commit_inventory,
+            CommitInventoryInput(
+                orderline_id=line.orderline_id,
+                identifier=world.devices[world.skus[0]][2],
+            ),
+        )
+        await handle.execute_update(
+            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-L")
+        )
+        shipped = await handle.result()
+        first_line = state.lines[0]
+        await world.order_handle(double).execute_update(
+            OrderWorkflow.commit_inventory,
+            CommitInventoryInput(
+                orderline_id=first_line.orderline_id,
+                identifier=world.devices[first_line.sku][3],
+            ),
+        )
+        imei_state = await world.wait_for(
+            double, lambda s: s.lines[0].imei_sent or s.lines[0].imei_note is not None
+        )
+
+    ships = [b for b in world.applied_bodies(single) if b["new_state"] == 3]
+    assert len(ships) == 1 and ships[0]["imei"] == world.devices[world.skus[0]][2]
+    assert shipped.phase == OrderPhase.SHIPPED and shipped.lines[0].imei_sent
+    patches = [w for w in world.writes("PATCH", "/ws/orderlines/") if w.applied]
+    assert len(patches) == 1 and imei_state.lines[0].imei_sent
