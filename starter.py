@@ -33,10 +33,10 @@ from temporalio.converter import DataConverter
 
 from database.models import Account, AccountSettings
 from database.session import make_engine, make_session_factory
+from domain.schedules import SCHEDULED_SYNCS, ScheduledSync
 from runtime.embedded import StartError
 from runtime.settings import Settings, SettingsError, get_settings
 from runtime.stack import Stack
-from workflows.schedules import SCHEDULED_SYNCS, ScheduledSync
 
 log = logging.getLogger("bmsync.starter")
 

@@ -24,6 +24,7 @@ from backmarket.errors import (
     UnprocessableError,
 )
 from tests.test_client_helpers import TOKEN, Recorder, load, make_client, text
+from workflows.policies import NON_RETRYABLE_ERRORS
 
 
 def _json(status: int, name: str, **headers: str) -> httpx.Response:
@@ -256,3 +257,16 @@ def test_errors_survive_pickling() -> None:
     assert type(copy) is ForbiddenError
     assert copy.details() == error.details()
     assert str(copy) == str(error)
+
+
+def test_the_workflows_never_retry_a_permanent_answer_and_always_a_passing_one() -> (
+    None
+):
+    def kinds(base: type) -> set[str]:
+        found = {base.kind}
+        for sub in base.__subclasses__():
+            found |= kinds(sub)
+        return found
+
+    assert kinds(PermanentError) <= set(NON_RETRYABLE_ERRORS)
+    assert not kinds(RetryableError) & set(NON_RETRYABLE_ERRORS)

@@ -5,11 +5,18 @@ from datetime import timedelta
 from temporalio.common import RetryPolicy
 
 # Error types raised as non-retryable ApplicationErrors by the activities: a 4xx from
-# Back Market, data that does not fit, or a rule a person must fix. Retrying any of
-# these only repeats the same answer.
+# Back Market or an answer that does not fit (the kinds of backmarket.errors), data
+# the database refuses, or a rule a person must fix. Retrying any of these only
+# repeats the same answer. The activities mark them non-retryable themselves; the
+# list keeps them so should one forget.
 NON_RETRYABLE_ERRORS = [
-    "BackMarketRejected",
+    "BackMarketPermanent",
+    "BackMarketBadRequest",
+    "BackMarketUnauthorized",
+    "BackMarketForbidden",
     "BackMarketNotFound",
+    "BackMarketUnprocessable",
+    "BackMarketPayloadError",
     "BadData",
     "CommitRejected",
     "AccountMissing",
