@@ -157,6 +157,8 @@ class DemoConfig:
     seed: int = 7
     # A run that tightens the sandbox's limits on purpose expects some 429s.
     throttling_expected: bool = False
+    # A run that breaks things on purpose expects some syncs to fail and retry.
+    failures_expected: bool = False
 
 
 @dataclass
@@ -333,6 +335,7 @@ async def run_scenario(
         returned,
         in_step,
         throttling_expected=config.throttling_expected,
+        failures_expected=config.failures_expected,
     )
 
 
@@ -510,6 +513,7 @@ def _report(
     returned: int | None,
     in_step: tuple[int, int],
     throttling_expected: bool = False,
+    failures_expected: bool = False,
 ) -> DemoReport:
     problems: list[str] = []
     with world.sandbox.lock:
@@ -577,6 +581,10 @@ def _report(
     if imported != len(placed):
         problems.append(f"{imported} of {len(placed)} orders imported")
     failed_syncs = _failed_syncs(world.session_factory, account_id)
+    if failed_syncs and not failures_expected:
+        problems.append(
+            f"{failed_syncs} sync(s) failed: see bmsync log --result failed"
+        )
     listings_in_step, listings_mapped = in_step
     if listings_in_step != listings_mapped:
         problems.append(

@@ -185,6 +185,7 @@ async def soak(
             seed=config.seed,
             devices_per_sku=config.devices_per_sku,
             throttling_expected=config.throttle_bursts > 0,
+            failures_expected=True,
         )
         account_id, skus = prepare_account(world, demo)
         progress(f"account {account_id}: {len(skus)} listings stocked")
