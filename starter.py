@@ -35,6 +35,7 @@ from database.models import Account, AccountSettings
 from database.session import make_engine, make_session_factory
 from domain.schedules import SCHEDULED_SYNCS, ScheduledSync
 from runtime.embedded import StartError
+from runtime.logs import log_to_stderr
 from runtime.settings import Settings, SettingsError, get_settings
 from runtime.stack import Stack
 
@@ -206,7 +207,7 @@ async def main(settings: Settings | None = None) -> ApplyResult:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log_to_stderr()
     try:
         asyncio.run(main())
     except (SettingsError, StartError) as exc:

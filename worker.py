@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import (
 
 from activities import ActivityDeps, build_activities
 from runtime.embedded import StartError
+from runtime.logs import log_to_stderr
 from runtime.settings import Settings, SettingsError, get_settings
 from runtime.stack import Stack
 from workflows import ALL_WORKFLOWS
@@ -101,7 +102,7 @@ async def main(settings: Settings | None = None) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log_to_stderr()
     try:
         asyncio.run(main())
     except (SettingsError, StartError) as exc:

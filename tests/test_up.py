@@ -85,6 +85,10 @@ def bmsync_up(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            # What a killed `bmsync up` left running, `bmsync down` stops.
+            subprocess.run(
+                [str(venv_binary("bmsync")), "down"], env=env, timeout=60, check=False
+            )
 
 
 def leftovers(state_dir: Path) -> list[str]:

@@ -368,9 +368,15 @@ def _print_state(state: OrderState) -> None:
             flags.append("IMEI sent")
         if line.imei_note:
             flags.append(line.imei_note)
+        if line.accept_refusal:
+            flags.append(line.accept_refusal)
         out.print(f"  orderline {line.orderline_id}: {escape('; '.join(flags))}")
     if state.shipment is not None:
         held = "sent" if state.shipment.sent else "held"
-        out.print(f"  shipment {escape(state.shipment.tracking_number)}: {held}")
+        if state.shipment.refusal:
+            held = f"not sent: {state.shipment.refusal}"
+        out.print(
+            f"  shipment {escape(state.shipment.tracking_number)}: {escape(held)}"
+        )
     for note in state.notes:
         out.print(f"  note: {escape(note)}")

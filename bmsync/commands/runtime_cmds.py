@@ -38,6 +38,7 @@ from runtime.embedded import (
     port_is_free,
     stop_process_group,
 )
+from runtime.logs import ExtrasFormatter
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack
 from sandbox.config import MarketConfig
@@ -50,10 +51,10 @@ SANDBOX_ACCOUNT = "sandbox"
 
 
 def setup_logging(verbose: bool = False) -> None:
+    handler = RichHandler(console=errors, show_path=False, rich_tracebacks=False)
+    handler.setFormatter(ExtrasFormatter("%(message)s"))
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=errors, show_path=False, rich_tracebacks=False)],
+        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler]
     )
     # Their per-request lines drown what the engine itself decides.
     for noisy in (
