@@ -745,5 +745,5 @@ def _task_outcomes(task: Task) -> dict[str, tuple[bool, str | None]]:
 
 
 # Session-level, so the lock outlives the transactions of the pass.
-_TRY_LOCK = text("SELECT pg_try_advisory_lock(:ns, CAST(:account AS int))")
-_UNLOCK = text("SELECT pg_advisory_unlock(:ns, CAST(:account AS int))")
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:ns, CAST(:account % 2147483647 AS int))")
+_UNLOCK = text("SELECT pg_advisory_unlock(:ns, CAST(:account % 2147483647 AS int))")

@@ -87,6 +87,8 @@ async def _measure(
         elapsed = time.monotonic() - started
     finally:
         await env.shutdown()
+    for problem in report.problems:
+        print(f"problem: {problem}", file=sys.stderr)
     latencies = _validation_latencies(sandbox)
     with sandbox.lock:
         requests = sum(sandbox.served.values())

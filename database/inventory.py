@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -600,6 +600,13 @@ class UpsertOrderResult:
     dispatched: str | None = None
 
 
+ORDERS_LOCK_NAMESPACE = 0x4F_5244
+# The two-int form of the lock: account ids past 2**31 share a key, harmlessly.
+_LOCK_ORDERS = text(
+    "SELECT pg_advisory_xact_lock(:ns, CAST(:account % 2147483647 AS int))"
+)
+
+
 def upsert_backmarket_order(
     session: Session, account_id: int, order: OrderData
 ) -> UpsertOrderResult:
@@ -612,6 +619,9 @@ def upsert_backmarket_order(
     settings = session.get(AccountSettings, account_id)
     if settings is None:
         raise NotFound(f"no account {account_id}")
+    # Two imports of one account (the schedule's and a quantity pass's) may meet
+    # the same new order: one at a time, the second finds what the first stored.
+    session.execute(_LOCK_ORDERS, {"ns": ORDERS_LOCK_NAMESPACE, "account": account_id})
     phase = backmarket_phase(order.state, [line.state for line in order.lines])
     status = status_for_phase(session, account_id, phase)
 

@@ -1,12 +1,14 @@
 """Repository functions the order workflows use: import, resolve, commit, ship."""
 
+import threading
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from database import inventory as repo
 from database.accounts import (
@@ -191,3 +193,36 @@ def test_token_errors_never_carry_the_token(
     assert "top-secret" not in str(caught.value)
     assert caught.value.__cause__ is None
     assert resolve_token(account, tmp_path / "a") == "top-secret-token"
+
+
+def test_two_imports_meeting_the_same_new_order_store_it_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        account_id = create_account(
+            session, name="acme", platform="eu", locale="fr-fr", token_ref="env:T"
+        ).id
+    first_stored = threading.Event()
+    outcomes: list[str] = []
+
+    def second_import() -> None:
+        first_stored.wait(10)
+        with session_factory.begin() as session:
+            result = repo.upsert_backmarket_order(
+                session, account_id, _order((1, "X", 1))
+            )
+            outcomes.append("created" if result.created else "updated")
+
+    other = threading.Thread(target=second_import)
+    other.start()
+    with session_factory.begin() as session:
+        result = repo.upsert_backmarket_order(session, account_id, _order((1, "X", 1)))
+        outcomes.append("created" if result.created else "updated")
+        first_stored.set()
+        # The second import runs now, before this transaction commits.
+        time.sleep(0.5)
+    other.join(10)
+
+    assert outcomes == ["created", "updated"]
+    with session_factory() as session:
+        assert len(session.scalars(select(OrderItem)).all()) == 1
