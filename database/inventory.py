@@ -256,24 +256,18 @@ def identifier_taken(
     session: Session, imei: str | None, serial: str | None
 ) -> tuple[str, str] | None:
     """The field and why, when another device already has this IMEI or serial."""
-    if imei is not None:
-        found = session.scalar(
-            select(InventoryItem.id).where(InventoryItem.imei == imei)
-        )
+    for name, label, column, value in (
+        ("imei", "IMEI", InventoryItem.imei, imei),
+        ("serial", "serial", InventoryItem.serial, serial),
+    ):
+        if value is None:
+            continue
+        found = session.scalar(select(InventoryItem.id).where(column == value))
         if found is not None:
-            return (
-                "imei",
-                f"a device with IMEI {imei} is already in stock (item {found})",
+            message = (
+                f"a device with {label} {value} is already in stock (item {found})"
             )
-    if serial is not None:
-        found = session.scalar(
-            select(InventoryItem.id).where(InventoryItem.serial == serial)
-        )
-        if found is not None:
-            return (
-                "serial",
-                f"a device with serial {serial} is already in stock (item {found})",
-            )
+            return name, message
     return None
 
 

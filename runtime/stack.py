@@ -15,6 +15,19 @@ from runtime.temporal import connect
 log = logging.getLogger(__name__)
 
 
+def embedded_temporal(
+    settings: Settings, ui_codec_endpoint: str | None = None
+) -> EmbeddedTemporal:
+    """The embedded dev server of the settings' state directory and ports."""
+    return EmbeddedTemporal(
+        settings.state_dir / "temporal",
+        port=settings.temporal_port,
+        ui_port=settings.temporal_ui_port,
+        namespace=settings.temporal_namespace,
+        ui_codec_endpoint=ui_codec_endpoint,
+    )
+
+
 class Stack:
     """Finds or starts Postgres and Temporal; stops on exit only what it started."""
 
@@ -31,13 +44,7 @@ class Stack:
         # The owner of the embedded parts (bmsync up) stops leftovers on exit too.
         self.adopt = adopt
         self.postgres = EmbeddedPostgres(settings.state_dir / "postgres")
-        self.temporal = EmbeddedTemporal(
-            settings.state_dir / "temporal",
-            port=settings.temporal_port,
-            ui_port=settings.temporal_ui_port,
-            namespace=settings.temporal_namespace,
-            ui_codec_endpoint=ui_codec_endpoint,
-        )
+        self.temporal = embedded_temporal(settings, ui_codec_endpoint)
         self.database_url = ""
         self.temporal_address = ""
         self._client: Client | None = None

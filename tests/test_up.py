@@ -101,37 +101,28 @@ def leftovers(state_dir: Path) -> list[str]:
     return found
 
 
-def sandbox_account_created_at(state_dir: Path) -> str:
+def one_value(state_dir: Path, query: str) -> object:
+    """One value from the embedded Postgres of the state directory."""
     url = EmbeddedPostgres(state_dir / "postgres").url()
     assert url is not None, "Postgres is not running"
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return str(
-                conn.execute(
-                    text("SELECT created_at FROM accounts WHERE name = 'sandbox'")
-                ).scalar_one()
-            )
+            return conn.execute(text(query)).scalar_one()
     finally:
         engine.dispose()
 
 
-def listings_flagged_foreign(state_dir: Path) -> int:
-    url = EmbeddedPostgres(state_dir / "postgres").url()
-    assert url is not None, "Postgres is not running"
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    text(
-                        "SELECT count(*) FROM listings"
-                        " WHERE foreign_write_at IS NOT NULL"
-                    )
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
+def sandbox_account_created_at(state_dir: Path) -> object:
+    return one_value(
+        state_dir, "SELECT created_at FROM accounts WHERE name = 'sandbox'"
+    )
+
+
+def listings_flagged_foreign(state_dir: Path) -> object:
+    return one_value(
+        state_dir, "SELECT count(*) FROM listings WHERE foreign_write_at IS NOT NULL"
+    )
 
 
 def temporal_workflows(env: dict[str, str]) -> set[str]:

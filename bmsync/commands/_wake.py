@@ -4,9 +4,9 @@ import asyncio
 
 from bmsync.commands._db import command_session, err
 from database.quantity import syncing_account_ids
-from runtime.embedded import EmbeddedTemporal
 from runtime.quantity_client import notify_stock_changed
 from runtime.settings import Settings, get_settings
+from runtime.stack import embedded_temporal
 from runtime.temporal import connect
 
 # Telling the sync is a courtesy: a command does not hang on an unreachable server.
@@ -42,12 +42,7 @@ def wake_quantity_sync(reason: str) -> None:
 async def _notify(settings: Settings, account_ids: list[int], reason: str) -> bool:
     address = settings.temporal_address
     if address is None:
-        embedded = EmbeddedTemporal(
-            settings.state_dir / "temporal",
-            port=settings.temporal_port,
-            ui_port=settings.temporal_ui_port,
-            namespace=settings.temporal_namespace,
-        )
+        embedded = embedded_temporal(settings)
         # Only the server of this state directory: another one on the same port
         # belongs to another setup, with its own payload key.
         if embedded.owner_pid() is None or not await embedded.is_serving():

@@ -31,7 +31,6 @@ from database.session import make_engine, make_session_factory
 from runtime.background_server import BackgroundServer
 from runtime.embedded import (
     EmbeddedPostgres,
-    EmbeddedTemporal,
     StartError,
     free_or,
     port_answers,
@@ -40,7 +39,7 @@ from runtime.embedded import (
 )
 from runtime.logs import ExtrasFormatter
 from runtime.settings import Settings, get_settings
-from runtime.stack import Stack
+from runtime.stack import Stack, embedded_temporal
 from sandbox.config import MarketConfig
 from sandbox.server import SandboxServer
 
@@ -236,12 +235,7 @@ async def _run_up(settings: Settings, with_sandbox: bool) -> None:
 
 def _down(settings: Settings) -> list[str]:
     stopped = []
-    temporal = EmbeddedTemporal(
-        settings.state_dir / "temporal",
-        port=settings.temporal_port,
-        ui_port=settings.temporal_ui_port,
-        namespace=settings.temporal_namespace,
-    )
+    temporal = embedded_temporal(settings)
     leftover = temporal.owner_pid()
     if leftover is not None:
         stop_process_group(leftover)
@@ -275,12 +269,7 @@ async def _status(settings: Settings) -> None:
 
     address = settings.temporal_address
     if address is None:
-        temporal = EmbeddedTemporal(
-            settings.state_dir / "temporal",
-            port=settings.temporal_port,
-            ui_port=settings.temporal_ui_port,
-            namespace=settings.temporal_namespace,
-        )
+        temporal = embedded_temporal(settings)
         up = await temporal.is_serving()
         address = temporal.address
     else:
