@@ -91,6 +91,17 @@ def bmsync_up(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
             )
 
 
+def status_check(env: dict[str, str]) -> int:
+    """The exit code of `bmsync status --check`, the containers' health check."""
+    return subprocess.run(
+        [str(venv_binary("bmsync")), "status", "--check"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    ).returncode
+
+
 def leftovers(state_dir: Path) -> list[str]:
     """Processes still running on the state directory."""
     found = []
@@ -146,7 +157,9 @@ def test_up_is_ready_stops_cleanly_and_comes_back_on_its_data(
             assert answer.status == 200
         created_at = sandbox_account_created_at(state_dir)
         first_workflows = temporal_workflows(up_env)
+        healthy = status_check(up_env)
     assert leftovers(state_dir) == []
+    assert healthy == 0 and status_check(up_env) == 1
     assert EmbeddedPostgres(state_dir / "postgres").running_pid() is None
 
     with bmsync_up(up_env):

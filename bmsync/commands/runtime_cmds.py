@@ -142,9 +142,19 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command("status")
-    def status() -> None:
+    def status(
+        check: Annotated[
+            bool,
+            typer.Option(
+                help="exit 1 unless Postgres (migrated), Temporal and a worker are "
+                "up: a health check for containers"
+            ),
+        ] = False,
+    ) -> None:
         """Which parts are up, where, and the applied migration."""
-        asyncio.run(_status(get_settings()))
+        healthy = asyncio.run(_status(get_settings()))
+        if check and not healthy:
+            raise typer.Exit(1)
 
 
 async def _up(settings: Settings, with_sandbox: bool) -> None:
@@ -250,7 +260,9 @@ def _down(settings: Settings) -> list[str]:
     return stopped
 
 
-async def _status(settings: Settings) -> None:
+async def _status(settings: Settings) -> bool:
+    """Print the parts; answer whether the engine can work (database, Temporal,
+    a worker)."""
     table = Table("part", "state", "where")
     postgres = EmbeddedPostgres(settings.state_dir / "postgres")
     url = settings.database_url or postgres.url()
@@ -286,6 +298,7 @@ async def _status(settings: Settings) -> None:
         "up" if sandbox_up else "down",
         f"http://127.0.0.1:{settings.sandbox_port}",
     )
+    pollers = 0
     if up:
         pollers = await _pollers(address, settings)
         table.add_row(
@@ -294,6 +307,7 @@ async def _status(settings: Settings) -> None:
             settings.task_queue,
         )
     console.print(table)
+    return revision == head_revision() and up and pollers > 0
 
 
 async def _pollers(address: str, settings: Settings) -> int:
