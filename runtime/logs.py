@@ -2,6 +2,8 @@
 
 import logging
 
+from temporalio.exceptions import ApplicationError
+
 # What every LogRecord has; anything else on a record came as `extra`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -12,8 +14,8 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 class ExtrasFormatter(logging.Formatter):
     """Appends a record's extra fields (ids and states, never payloads) as k=v."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802
+        line = super().formatMessage(record)
         extras = [
             f"{key}={value}"
             for key, value in vars(record).items()
@@ -24,8 +26,26 @@ class ExtrasFormatter(logging.Formatter):
         return f"{line} [{' '.join(extras)}]" if extras else line
 
 
+class KnownFailuresFilter(logging.Filter):
+    """Drops the stack trace of failures the engine raised on purpose.
+
+    An activity that fails with an ApplicationError (a Back Market answer, a rule)
+    says all in its message; a trace stays for anything else, which is a bug.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], ApplicationError):
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {error.type}: {error.message}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def log_to_stderr(level: int = logging.INFO) -> None:
     """Plain timestamped lines with their ids, as `python worker.py` writes them."""
     handler = logging.StreamHandler()
     handler.setFormatter(ExtrasFormatter("%(asctime)s %(name)s %(message)s"))
+    handler.addFilter(KnownFailuresFilter())
     logging.basicConfig(level=level, handlers=[handler])

@@ -37,7 +37,7 @@ from runtime.embedded import (
     port_is_free,
     stop_process_group,
 )
-from runtime.logs import ExtrasFormatter
+from runtime.logs import ExtrasFormatter, KnownFailuresFilter
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack, embedded_temporal
 from sandbox.config import MarketConfig
@@ -52,6 +52,7 @@ SANDBOX_ACCOUNT = "sandbox"
 def setup_logging(verbose: bool = False) -> None:
     handler = RichHandler(console=errors, show_path=False, rich_tracebacks=False)
     handler.setFormatter(ExtrasFormatter("%(message)s"))
+    handler.addFilter(KnownFailuresFilter())
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, handlers=[handler]
     )
