@@ -72,6 +72,7 @@ from workflows import (
 
 MERCHANT = "Demo Refurb"
 OPERATORS = 16
+IN_STEP_GRACE_S = 30.0
 SANDBOX_TOKEN = "sandbox-demo-token"
 FINAL_PHASES = {OrderPhase.SHIPPED, OrderPhase.CANCELLED, OrderPhase.REFUNDED}
 COMMIT_PHASES = {OrderPhase.VALIDATED, OrderPhase.WAITING_FOR_COMMIT}
@@ -303,6 +304,8 @@ async def run_scenario(
 
     deadline = time.monotonic() + config.timeout_s
     waiting = {order.order_id: order for order in placed}
+    # What the operators last saw of each order, to say why one did not finish.
+    seen: dict[int, OrderState] = {}
     # A bench of several people: orders are tended side by side.
     bench = asyncio.Semaphore(OPERATORS)
 
@@ -311,6 +314,7 @@ async def run_scenario(
             state = await orders.state(account_id, order.order_id)
             if state is None:
                 return
+            seen[order.order_id] = state
             if state.phase in FINAL_PHASES:
                 waiting.pop(order.order_id, None)
                 return
@@ -326,12 +330,16 @@ async def run_scenario(
         await asyncio.sleep(0.5)
 
     returned = await _return_one(world, account_id, placed, progress)
-    in_step = await _wait_in_step(world, account_id, deadline)
+    # The last shipments move stock; the quantity sync gets its few seconds to
+    # follow them even when the orders used up the whole time.
+    in_step = await _wait_in_step(
+        world, account_id, max(deadline, time.monotonic() + IN_STEP_GRACE_S)
+    )
     return _report(
         world,
         account_id,
         placed,
-        list(waiting),
+        {order_id: _why_unfinished(seen.get(order_id)) for order_id in waiting},
         returned,
         in_step,
         throttling_expected=config.throttling_expected,
@@ -509,7 +517,7 @@ def _report(
     world: DemoWorld,
     account_id: int,
     placed: list[PlacedOrder],
-    unfinished: list[int],
+    unfinished: dict[int, str],
     returned: int | None,
     in_step: tuple[int, int],
     throttling_expected: bool = False,
@@ -573,8 +581,8 @@ def _report(
             problems.append(
                 f"order {order.order_id}: a line is neither shipped nor closed"
             )
-    for order_id in unfinished:
-        problems.append(f"order {order_id} did not finish in time")
+    for order_id, why in unfinished.items():
+        problems.append(f"order {order_id} did not finish in time: {why}")
 
     statuses = _statuses(world.session_factory, account_id)
     imported = sum(statuses.values())
@@ -621,6 +629,28 @@ def _report(
         "failed_syncs": failed_syncs,
     }
     return DemoReport(figures=figures, problems=problems)
+
+
+def _why_unfinished(state: OrderState | None) -> str:
+    """Where an order stood when time ran out, in the words an operator reads."""
+    if state is None:
+        return "its workflow never answered (not imported?)"
+    lines = ", ".join(
+        f"line {line.orderline_id} state {line.backmarket_state}"
+        f"{' validated' if line.validated else ''}"
+        f" {len(line.commits)}/{line.quantity} committed"
+        for line in state.lines
+    )
+    shipment = (
+        "no shipment"
+        if state.shipment is None
+        else (
+            f"shipment {'sent' if state.shipment.sent else 'held'}"
+            + (f" ({state.shipment.refusal})" if state.shipment.refusal else "")
+        )
+    )
+    last_note = f"; last note: {state.notes[-1]}" if state.notes else ""
+    return f"{state.phase.value}; {lines}; {shipment}{last_note}"
 
 
 def _repeats(counts: Counter[Any]) -> int:
