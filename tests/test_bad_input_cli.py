@@ -238,3 +238,42 @@ def test_pricing_set_refuses_values_back_market_cannot_take(
 
     assert_refused(result, 2, *named)
     assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["warehouses", "add", ""], ["warehouse name", "blank"]),
+        (["warehouses", "add", "W" * 300], ["warehouse name", "300", "100"]),
+        (["products", "add", "", ""], ["manufacturer", "blank"]),
+        (["products", "add", "Apple", "M" * 300], ["model", "300", "200"]),
+        (["inventory-statuses", "add", "   "], ["inventory status name", "blank"]),
+        (["statuses", "add", "", "--open"], ["sales order status name", "blank"]),
+        (
+            ["variations", "add", "Apple", "iPhone 15", "--grade", "G" * 41],
+            ["--grade", "41", "40"],
+        ),
+        (["skus", "add", "S" * 101, "--variation", "1"], ["SKU code", "101", "100"]),
+        (["skus", "add", " ", "--variation", "1"], ["SKU code", "blank"]),
+    ],
+    ids=[
+        "blank-warehouse",
+        "long-warehouse",
+        "blank-product",
+        "long-model",
+        "blank-inventory-status",
+        "blank-order-status",
+        "long-grade",
+        "long-sku",
+        "blank-sku",
+    ],
+)
+def test_catalog_add_refuses_blank_and_too_long_names(
+    stocked: CliRunner, engine: Engine, args: list[str], named: list[str]
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["catalog", *args])
+
+    assert_refused(result, 2, *named)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert snapshot(engine) == before

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bmsync.commands._db import command_session, fail
 from bmsync.commands._tables import key
+from bmsync.commands._text import fitting
 from database import inventory as repo
 from database.accounts import AccountError, require_account
 from database.models import (
@@ -55,6 +56,8 @@ def seed_sample() -> None:
 @products.command("add")
 def product_add(manufacturer: str, model: str) -> None:
     """Add a product."""
+    manufacturer = fitting(manufacturer, "the manufacturer", Product.manufacturer)
+    model = fitting(model, "the model", Product.model)
     with command_session() as session:
         product = repo.get_or_create_product(session, manufacturer, model)
         out.print(f"product {product.id}: {escape(manufacturer)} {escape(model)}")
@@ -88,8 +91,21 @@ def variation_add(
 ) -> None:
     """Add a variation (and its product when new)."""
     spec = VariationSpec(
-        manufacturer, model, grade, condition, storage, colour, network
+        fitting(manufacturer, "the manufacturer", Product.manufacturer),
+        fitting(model, "the model", Product.model),
+        *(
+            fitting(value, f"--{name}", getattr(ProductVariation, name), False)
+            for name, value in (
+                ("grade", grade),
+                ("condition", condition),
+                ("storage", storage),
+                ("colour", colour),
+                ("network", network),
+            )
+        ),
     )
+    if sku is not None:
+        sku = fitting(sku, "the SKU code (--sku)", Sku.code)
     try:
         with command_session() as session:
             variation = repo.get_or_create_variation(session, spec)
@@ -144,6 +160,7 @@ def sku_add(
     ] = None,
 ) -> None:
     """Give a variation one more SKU code."""
+    code = fitting(code, "the SKU code", Sku.code)
     try:
         with command_session() as session:
             if session.get(ProductVariation, variation) is None:
@@ -193,6 +210,7 @@ def sku_list() -> None:
 @warehouses.command("add")
 def warehouse_add(name: str) -> None:
     """Add a warehouse."""
+    name = fitting(name, "the warehouse name", Warehouse.name)
     try:
         with command_session() as session:
             repo.add_warehouse(session, name)
@@ -210,6 +228,7 @@ def warehouse_list() -> None:
 @inventory_statuses.command("add")
 def inventory_status_add(name: str) -> None:
     """Add an inventory status."""
+    name = fitting(name, "the inventory status name", InventoryStatus.name)
     try:
         with command_session() as session:
             repo.add_inventory_status(session, name)
@@ -235,6 +254,7 @@ def status_add(
     ],
 ) -> None:
     """Add a sales order status."""
+    name = fitting(name, "the sales order status name", SalesOrderStatus.name)
     try:
         with command_session() as session:
             repo.add_sales_order_status(session, name, open_)
