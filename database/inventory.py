@@ -36,6 +36,7 @@ from database.models import (
 )
 from domain.imei import InvalidImei, parse_imei
 from domain.inventory import (
+    VARIATION_ATTRIBUTES,
     RowProblem,
     StockImportError,
     StockRow,
@@ -340,6 +341,10 @@ def _import_stock(
             )
         variation_id: int | None = None
         spec = row.variation
+        too_long = _too_long(row.line, spec)
+        if too_long:
+            problems.extend(too_long)
+            continue
         if row.sku is not None:
             sku = find_sku(session, row.sku, account_id)
             if sku is None:
@@ -417,6 +422,22 @@ def _import_stock(
         )
     session.flush()
     return StockImportResult(len(to_create), unchanged, variations_created)
+
+
+def _too_long(line: int, spec: VariationSpec | None) -> list[RowProblem]:
+    """A problem for each variation column longer than the column that stores it."""
+    if spec is None:
+        return []
+    problems = []
+    for name, column in (
+        ("manufacturer", Product.manufacturer),
+        ("model", Product.model),
+        *((name, getattr(ProductVariation, name)) for name in VARIATION_ATTRIBUTES),
+    ):
+        limit = column.type.length
+        if len(getattr(spec, name)) > limit:
+            problems.append(RowProblem(line, name, f"longer than {limit} characters"))
+    return problems
 
 
 def _row_key(row: StockRow) -> tuple[str, str]:

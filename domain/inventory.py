@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from domain.imei import InvalidImei, parse_imei
+from domain.text import text_problem
 
 STOCK_COLUMNS = (
     "imei",
@@ -126,6 +127,14 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
         values = {key: (value or "").strip() for key, value in raw.items() if key}
         if None in raw:
             problems.append(RowProblem(line, "row", "more cells than header columns"))
+            continue
+        unstorable = [
+            RowProblem(line, column, problem)
+            for column, value in values.items()
+            if (problem := text_problem(value)) is not None
+        ]
+        if unstorable:
+            problems.extend(unstorable)
             continue
         if not any(values.values()):
             continue

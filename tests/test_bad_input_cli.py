@@ -191,6 +191,17 @@ HEADER = "imei,sku,status,warehouse,cost"
         ("", ["line"]),
         (b"\xff\xfe\x00bad bytes\n", ["utf-8"]),
         (f"{HEADER}\n{IMEI},{SKU},Available,Main,10\n", ["already in stock"]),
+        (f"{HEADER}\n356938035643809,{SKU}\x00,Available,Main,\n", ["sku", "NUL"]),
+        (
+            f"imei,manufacturer,model,status,warehouse\n"
+            f"356938035643809,Apple,{'M' * 300},Available,Main\n",
+            ["model", "200"],
+        ),
+        (
+            f"imei,manufacturer,model,grade,status,warehouse\n"
+            f"356938035643809,Apple,iPhone 15,{'G' * 41},Available,Main\n",
+            ["grade", "40"],
+        ),
     ],
     ids=[
         "bad-cost",
@@ -199,6 +210,9 @@ HEADER = "imei,sku,status,warehouse,cost"
         "empty-file",
         "not-utf8",
         "already-in-stock-with-other-details",
+        "nul-in-a-cell",
+        "model-too-long",
+        "grade-too-long",
     ],
 )
 def test_inventory_import_refuses_a_bad_file_and_stores_nothing(

@@ -1,0 +1,27 @@
+"""Text people type or upload: what Postgres cannot store, and how to echo it."""
+
+# An echo of someone's input in a message is cut to this many characters.
+ECHO_MAX = 40
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as text, or None when it can.
+
+    Postgres takes neither NUL characters nor text that is not UTF-8; Python holds
+    bytes that are not UTF-8 (from a command line, say) as lone surrogates.
+    """
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+        return "is not valid UTF-8 text"
+    if "\x00" in value:
+        return "holds a NUL character"
+    return None
+
+
+def quoted(value: str, limit: int = ECHO_MAX) -> str:
+    """`value` quoted for a message: cut to `limit` characters, bad bytes as U+FFFD."""
+    readable = "".join(
+        "\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else char for char in value
+    )
+    if len(readable) > limit:
+        return repr(readable[:limit]) + f"… ({len(readable)} characters)"
+    return repr(readable)
