@@ -20,9 +20,11 @@ from bmsync.commands import (
     settings_cmd,
 )
 from bmsync.commands._db import fail
+from bmsync.commands._text import TextCheckedGroup
 from runtime.settings import SettingsError, get_settings
 
 app = typer.Typer(
+    cls=TextCheckedGroup,
     help="Sync a refurbisher's inventory with Back Market, durably, on Temporal.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

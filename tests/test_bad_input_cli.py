@@ -291,3 +291,42 @@ def test_catalog_add_refuses_blank_and_too_long_names(
     assert_refused(result, 2, *named)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert snapshot(engine) == before
+
+
+# What Python makes of a command-line argument holding the byte 0xff, which is not
+# UTF-8: a lone surrogate.
+NOT_UTF8 = b"SER\xff".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["inventory", "add", "--sku", SKU, "--serial", NOT_UTF8], ["--serial"]),
+        (["inventory", "move", NOT_UTF8, "--status", "Testing"], ["identifier"]),
+        (["orders", "list", NOT_UTF8], ["account"]),
+        (["settings", "set", "acme", "safety-buffer", NOT_UTF8], ["value"]),
+        (["catalog", "warehouses", "add", "Back\x00room"], ["name", "NUL"]),
+        (["inventory", "list", "--status", "Avail\x00able"], ["--status", "NUL"]),
+        (["log", "--kind", NOT_UTF8], ["--kind"]),
+    ],
+    ids=[
+        "serial",
+        "identifier",
+        "account",
+        "setting-value",
+        "nul-warehouse",
+        "nul-status-filter",
+        "log-filter",
+    ],
+)
+def test_text_the_database_cannot_store_is_refused_by_every_command(
+    stocked: CliRunner, engine: Engine, args: list[str], named: list[str]
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, args)
+
+    assert_refused(result, 2, *named)
+    if "\x00" not in "".join(args):
+        assert "UTF-8" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert snapshot(engine) == before
