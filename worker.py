@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import (
 )
 
 from activities import ActivityDeps, build_activities
+from activities.errors import DatabaseRefusals
 from runtime.embedded import StartError
 from runtime.logs import log_to_stderr
 from runtime.settings import Settings, SettingsError, get_settings
@@ -51,6 +52,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=grace_seconds),
         workflow_runner=workflow_runner(),
         workflow_failure_exception_types=[Exception] if fail_on_workflow_bugs else [],
+        interceptors=[DatabaseRefusals()],
     )
 
 

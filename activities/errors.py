@@ -2,8 +2,15 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from sqlalchemy.exc import DataError
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
 
 from backmarket.errors import BackMarketError
 
@@ -38,3 +45,27 @@ def refused(message: str) -> ApplicationError:
         non_retryable=True,
         category=ApplicationErrorCategory.BENIGN,
     )
+
+
+class DatabaseRefusals(Interceptor):
+    """Data the database refuses fails the activity for good instead of retrying.
+
+    A value Postgres cannot store (a NUL character, text that is not valid UTF-8, a
+    number out of range) is refused the same way on every attempt; retrying would
+    only hold up the workflow that is waiting for it.
+    """
+
+    def intercept_activity(
+        self, next: ActivityInboundInterceptor
+    ) -> ActivityInboundInterceptor:
+        return _DatabaseRefusalsInbound(next)
+
+
+class _DatabaseRefusalsInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        try:
+            return await self.next.execute_activity(input)
+        except (DataError, UnicodeEncodeError) as exc:
+            # The driver's message may quote the value: only its first line is kept.
+            first_line = (str(exc) or type(exc).__name__).splitlines()[0]
+            raise rejected(f"the database refused a value: {first_line}") from None

@@ -1,6 +1,8 @@
 """The HTTP API: commit devices, add shipments, read orders, put devices in stock.
 
-Every request carries `Authorization: Bearer <token>`. Errors answer with a
+Every request carries `Authorization: Bearer <token>`. A commit or a shipment may
+carry a `request_id` of the caller's: a request repeated with the same id (a retried
+webhook, say) is acted on once. Errors answer with a
 `detail`: a sentence for a missing account or order (404) or a refused request
 (409), and for a field the same list FastAPI gives for a bad body, whose `loc` names
 the field. Neither the token nor anything about customers is logged.
@@ -82,6 +84,7 @@ def create_app(
             orderline_id=body.orderline_id,
             identifier=body.identifier,
             allow_mismatch=body.allow_mismatch,
+            request_id=body.request_id,
         )
         try:
             result = await order_client.commit_inventory(account_id, order_id, request)
@@ -111,7 +114,10 @@ def create_app(
         """Add a tracking number; held until every line is validated, then sent."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
         request = AddShipmentInput(
-            tracking_number=body.tracking_number, carrier=body.carrier, url=body.url
+            tracking_number=body.tracking_number,
+            carrier=body.carrier,
+            url=body.url,
+            request_id=body.request_id,
         )
         try:
             result = await order_client.add_shipment(account_id, order_id, request)

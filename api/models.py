@@ -10,7 +10,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.summary import OrderSummary
-from domain.imei import is_valid_imei, parse_imei
+from domain.imei import parse_imei
 from domain.orders import AddShipmentInput, CommitInventoryInput, OrderState
 
 
@@ -19,34 +19,11 @@ class CommitRequest(CommitInventoryInput):
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("identifier")
-    @classmethod
-    def _imei_like_values_are_imeis(cls, value: str) -> str:
-        # The order workflow applies the same rule; checking it here answers with
-        # the field's name instead of a refusal from the workflow.
-        cleaned = value.strip()
-        if not cleaned:
-            raise ValueError("the identifier is empty")
-        if cleaned.isdigit() and len(cleaned) in (14, 15, 16):
-            if not is_valid_imei(cleaned):
-                raise ValueError(
-                    f"{cleaned!r} is not a valid IMEI (15 digits with a Luhn check "
-                    "digit)"
-                )
-        return cleaned
-
 
 class ShipmentRequest(AddShipmentInput):
     """A tracking number for the order, e.g. from a shipping tool."""
 
     model_config = ConfigDict(extra="forbid")
-
-    @field_validator("tracking_number")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the tracking number is empty")
-        return value.strip()
 
 
 class StockRequest(BaseModel):

@@ -7,7 +7,9 @@ Back Market responses, so workflow history stays small and free of personal data
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from domain.imei import is_valid_imei
 
 # Back Market orderline states (see the API contract).
 LINE_NEW = 0
@@ -145,6 +147,10 @@ class ValidateOrderInput(BaseModel):
     """Accept lines on Back Market; every paid line when none are named."""
 
     orderline_ids: list[int] | None = None
+    # The workflow answers a request under this id, and acts on an id once: a caller
+    # that repeats a request with its id is not served twice. The client sets one
+    # when the caller does not.
+    request_id: str | None = Field(default=None, max_length=100)
 
 
 class ValidateOrderResult(BaseModel):
@@ -163,6 +169,19 @@ class CommitInventoryInput(BaseModel):
         default=False,
         description="Record a device that does not fulfil the line; no IMEI is sent.",
     )
+    request_id: str | None = Field(default=None, max_length=100)
+
+    @field_validator("identifier")
+    @classmethod
+    def _identifier_is_usable(cls, value: str) -> str:
+        cleaned = plain_text(value, "the identifier")
+        if cleaned.isdigit() and len(cleaned) in (14, 15, 16):
+            if not is_valid_imei(cleaned):
+                raise ValueError(
+                    f"{cleaned!r} is not a valid IMEI (15 digits with a Luhn check "
+                    "digit)"
+                )
+        return cleaned
 
 
 class CommitInventoryResult(BaseModel):
@@ -177,11 +196,53 @@ class AddShipmentInput(BaseModel):
     tracking_number: str = Field(min_length=1, max_length=100)
     carrier: str | None = Field(default=None, max_length=100)
     url: str | None = Field(default=None, max_length=500)
+    request_id: str | None = Field(default=None, max_length=100)
+
+    @field_validator("tracking_number")
+    @classmethod
+    def _tracking_is_usable(cls, value: str) -> str:
+        return plain_text(value, "the tracking number")
+
+    @field_validator("carrier", "url")
+    @classmethod
+    def _optional_text(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return plain_text(value, "the value")
 
 
 class AddShipmentResult(BaseModel):
     held: bool
     note: str
+
+
+class AnswerQuery(BaseModel):
+    request_id: str
+
+
+class OrderAnswer(BaseModel):
+    """What the order workflow made of one request: a result, or why not."""
+
+    request_id: str
+    refusal: str | None = None
+    # The refusal's kind, e.g. "CommitRejected", or "OrderUnavailable" when Back
+    # Market does not know the order.
+    refusal_type: str | None = None
+    commit: CommitInventoryResult | None = None
+    shipment: AddShipmentResult | None = None
+    validation: ValidateOrderResult | None = None
+
+
+def plain_text(value: str, what: str) -> str:
+    """`value` trimmed; refused when empty or holding control characters."""
+    cleaned = value.strip()
+    if not cleaned:
+        raise ValueError(f"{what} is empty")
+    if any(ord(char) < 32 or ord(char) == 127 for char in cleaned):
+        raise ValueError(f"{what} holds a control character")
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in cleaned):
+        raise ValueError(f"{what} holds a character that is not valid text")
+    return cleaned
 
 
 class RecordCommitInput(BaseModel):

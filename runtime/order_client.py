@@ -1,32 +1,37 @@
 """Requests to order workflows, for the command line and the HTTP API alike.
 
+A request is a signal carrying an id of its own; the workflow keeps its answer under
+that id and the client reads it back with a query. Signals, unlike updates, sit in
+the workflow's history in the order they arrived, so a worker restarted in the
+middle of a request replays it exactly as it first ran.
+
 A commit or a shipment may arrive before the import has seen the order: it then
-starts the order's workflow itself (update-with-start), which reads the order from
+starts the order's workflow itself (signal-with-start), which reads the order from
 Back Market before it answers.
 """
 
-from contextlib import suppress
+import asyncio
+import time
+import uuid
 from typing import TypeVar
 
-from pydantic import BaseModel
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowFailureError,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowHandle,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
-from temporalio.workflow import UpdateMethodMultiParam
 
 from domain.orders import (
     AddShipmentInput,
     AddShipmentResult,
+    AnswerQuery,
     CommitInventoryInput,
     CommitInventoryResult,
+    OrderAnswer,
     OrderState,
     OrderWorkflowInput,
     ValidateOrderInput,
@@ -36,8 +41,12 @@ from domain.orders import (
 from runtime.temporal import failure_reason
 from workflows.orders import OrderWorkflow
 
-In = TypeVar("In", bound=BaseModel)
-Out = TypeVar("Out", bound=BaseModel)
+Request = TypeVar("Request", CommitInventoryInput, AddShipmentInput, ValidateOrderInput)
+
+# How often the answer to a request is looked for, and how long by default.
+ANSWER_POLL_S = 0.2
+ANSWER_TIMEOUT_S = 60.0
+CLOSED_CHECK_EVERY = 5
 
 
 class OrderRequestError(Exception):
@@ -53,61 +62,124 @@ class OrderRequestError(Exception):
 
 
 class OrderClient:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, timeout_s: float = ANSWER_TIMEOUT_S
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.timeout_s = timeout_s
 
     async def commit_inventory(
         self, account_id: int, order_id: int, request: CommitInventoryInput
     ) -> CommitInventoryResult:
-        return await self._update(
-            OrderWorkflow.commit_inventory, request, account_id, order_id
-        )
+        answer = await self._request("request_commit", request, account_id, order_id)
+        assert answer.commit is not None
+        return answer.commit
 
     async def add_shipment(
         self, account_id: int, order_id: int, request: AddShipmentInput
     ) -> AddShipmentResult:
-        return await self._update(
-            OrderWorkflow.add_shipment, request, account_id, order_id
-        )
+        answer = await self._request("request_shipment", request, account_id, order_id)
+        assert answer.shipment is not None
+        return answer.shipment
 
     async def validate(
         self, account_id: int, order_id: int, request: ValidateOrderInput
     ) -> ValidateOrderResult:
-        return await self._update(OrderWorkflow.validate, request, account_id, order_id)
+        answer = await self._request(
+            "request_validation", request, account_id, order_id
+        )
+        assert answer.validation is not None
+        return answer.validation
 
-    async def _update(
-        self,
-        update: UpdateMethodMultiParam[[OrderWorkflow, In], Out],
-        request: In,
-        account_id: int,
-        order_id: int,
-    ) -> Out:
-        start = self._start(account_id, order_id)
+    async def _request(
+        self, signal: str, request: Request, account_id: int, order_id: int
+    ) -> OrderAnswer:
+        """Send the request, starting the order's workflow if need be; await it."""
+        request_id = request.request_id or str(uuid.uuid4())
+        request = request.model_copy(update={"request_id": request_id})
         try:
-            return await self.client.execute_update_with_start_workflow(
-                update, request, start_workflow_operation=start
+            handle = await self.client.start_workflow(
+                OrderWorkflow.run,
+                OrderWorkflowInput(account_id=account_id, order_id=order_id),
+                id=order_workflow_id(account_id, order_id),
+                task_queue=self.task_queue,
+                # A finished order is not reopened by a late request.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                start_signal=signal,
+                start_signal_args=[request],
             )
         except WorkflowAlreadyStartedError:
-            # A finished order's workflow is not reopened by a late request.
-            with suppress(Exception):
-                await start.workflow_handle()
-            raise OrderRequestError(
-                f"order {order_id} has finished (shipped, cancelled or refunded); "
-                "it takes no more changes",
-                "OrderFinished",
-            ) from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # Finished: a request it answered before still gets that answer.
+            earlier = await self._earlier_answer(account_id, order_id, request_id)
+            if earlier is None:
+                raise OrderRequestError(
+                    f"order {order_id} has finished (shipped, cancelled or "
+                    "refunded); it takes no more changes",
+                    "OrderFinished",
+                ) from None
+            answer = earlier
+        else:
+            answer = await self._await_answer(handle, request_id, order_id)
+        if answer.refusal is not None:
+            raise OrderRequestError(answer.refusal, answer.refusal_type)
+        return answer
+
+    async def _await_answer(
+        self,
+        handle: WorkflowHandle[OrderWorkflow, OrderState],
+        request_id: str,
+        order_id: int,
+    ) -> OrderAnswer:
+        deadline = time.monotonic() + self.timeout_s
+        question = AnswerQuery(request_id=request_id)
+        polls = 0
+        while time.monotonic() < deadline:
+            polls += 1
+            try:
+                answer = await handle.query(OrderWorkflow.answer, question)
+            except RPCError:
+                # The workflow may be between a worker's restart and its replay.
+                answer = None
+            if answer is not None:
+                return answer
+            # Now and then, whether the run ended without taking the request up.
+            if polls % CLOSED_CHECK_EVERY == 0 and await self._closed(handle):
+                break
+            await asyncio.sleep(ANSWER_POLL_S)
+        else:
             raise OrderRequestError(
                 f"order {order_id} did not answer in time; the request may still "
                 "take effect: check the order before repeating it"
-            ) from None
-        except (WorkflowUpdateFailedError, RPCError) as exc:
-            # The start half failed with the update; collect it so it is not
-            # reported as an exception nobody read.
-            with suppress(Exception):
-                await start.workflow_handle()
-            raise OrderRequestError(_reason(exc, order_id), _kind(exc)) from None
+            )
+        # The run ended before it took the request up: say why it ended.
+        reason = await self._failure(handle)
+        raise OrderRequestError(
+            f"order {order_id} could not take the request"
+            + (f": {reason}" if reason else ""),
+            "OrderUnavailable" if reason else None,
+        )
+
+    async def _earlier_answer(
+        self, account_id: int, order_id: int, request_id: str
+    ) -> OrderAnswer | None:
+        """The answer a finished order gave this request before, if it had one."""
+        handle = self.client.get_workflow_handle_for(
+            OrderWorkflow.run, order_workflow_id(account_id, order_id)
+        )
+        try:
+            return await handle.query(
+                OrderWorkflow.answer, AnswerQuery(request_id=request_id)
+            )
+        except RPCError:
+            return None
+
+    async def _closed(self, handle: WorkflowHandle[OrderWorkflow, OrderState]) -> bool:
+        try:
+            described = await handle.describe()
+        except RPCError:
+            return False
+        return described.status != WorkflowExecutionStatus.RUNNING
 
     async def state(self, account_id: int, order_id: int) -> OrderState | None:
         """The workflow's view of the order, or None when it never ran."""
@@ -124,6 +196,11 @@ class OrderClient:
         handle = self.client.get_workflow_handle_for(
             OrderWorkflow.run, order_workflow_id(account_id, order_id)
         )
+        return await self._failure(handle)
+
+    async def _failure(
+        self, handle: WorkflowHandle[OrderWorkflow, OrderState]
+    ) -> str | None:
         try:
             described = await handle.describe()
         except RPCError:
@@ -135,36 +212,3 @@ class OrderClient:
         except WorkflowFailureError as exc:
             return failure_reason(exc)
         return None
-
-    def _start(
-        self, account_id: int, order_id: int
-    ) -> WithStartWorkflowOperation[OrderWorkflow, OrderState]:
-        return WithStartWorkflowOperation(
-            OrderWorkflow.run,
-            OrderWorkflowInput(account_id=account_id, order_id=order_id),
-            id=order_workflow_id(account_id, order_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A finished order is not reopened by a late request.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        )
-
-
-def _kind(exc: Exception) -> str | None:
-    cause: BaseException | None = getattr(exc, "cause", None)
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return cause.type if isinstance(cause, ApplicationError) else None
-
-
-def _reason(exc: Exception, order_id: int) -> str:
-    if isinstance(exc, WorkflowUpdateFailedError):
-        cause: BaseException | None = exc.cause
-        while cause is not None and not isinstance(cause, ApplicationError):
-            cause = cause.__cause__
-        if isinstance(cause, ApplicationError):
-            return cause.message
-        return str(exc.cause or exc)
-    if isinstance(exc, RPCError) and "already" in str(exc).lower():
-        return f"order {order_id} has finished; it takes no more changes"
-    return str(exc)

@@ -28,10 +28,8 @@ from database.migrate import upgrade  # noqa: E402
 from database.session import make_engine, make_session_factory  # noqa: E402
 from domain.listings import ImportListingsInput, RefreshPricingInput  # noqa: E402
 from domain.orders import (  # noqa: E402
-    AddShipmentInput,
     CommitInventoryInput,
     ImportOrdersInput,
-    ValidateOrderInput,
 )
 from domain.quantities import ReconcileQuantitiesInput  # noqa: E402
 from domain.returns import ImportReturnsInput  # noqa: E402
@@ -42,7 +40,6 @@ from workflows import (  # noqa: E402
     ImportListingsWorkflow,
     ImportOrdersWorkflow,
     ImportReturnsWorkflow,
-    OrderWorkflow,
     ReconcileQuantitiesWorkflow,
     RefreshPricingWorkflow,
 )
@@ -112,15 +109,8 @@ async def record_all(world: World, client: Client) -> None:
     )
     state = await world.wait_for(single, lambda s: s.phase == "validated")
     handle = world.order_handle(single)
-    await handle.execute_update(
-        OrderWorkflow.commit_inventory,
-        CommitInventoryInput(
-            orderline_id=state.lines[0].orderline_id, identifier=world.devices[sku][0]
-        ),
-    )
-    await handle.execute_update(
-        OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="REC-1")
-    )
+    await world.commit(single, state.lines[0].orderline_id, world.devices[sku][0])
+    await world.ship(single, "REC-1")
     await handle.result()
     saved["OrderWorkflow-single-device-shipped"] = handle
 
@@ -130,16 +120,10 @@ async def record_all(world: World, client: Client) -> None:
     state = await world.wait_for(pair, lambda s: len(s.lines) == 2)
     first, second = (line.orderline_id for line in state.lines)
     handle = world.order_handle(pair)
-    await handle.execute_update(
-        OrderWorkflow.validate, ValidateOrderInput(orderline_ids=[first])
-    )
-    await handle.execute_update(
-        OrderWorkflow.commit_inventory,
-        CommitInventoryInput(orderline_id=first, identifier=world.devices[sku][1]),
-    )
-    await handle.execute_update(
-        OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="REC-2")
-    )
+    await world.validate(pair, [first])
+    await world.commit(pair, first, world.devices[sku][1])
+    await world.commit(pair, second, world.devices[other][1])
+    await world.ship(pair, "REC-2")
     world.sandbox.customer_cancel(second)
     await world.run_import()
     await handle.result()

@@ -1,9 +1,10 @@
 """The order workflow on the time-skipping server, real Postgres and the sandbox."""
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.order_import import OrderImportActivities
@@ -56,13 +57,11 @@ async def test_single_device_order_goes_from_import_to_shipped_once(
         state = await world.wait_for(order_id, lambda s: s.phase == "validated")
         line_id = state.lines[0].orderline_id
 
-        commit = await world.order_handle(order_id).execute_update(
-            OrderWorkflow.commit_inventory,
-            CommitInventoryInput(orderline_id=line_id, identifier=imei),
-        )
+        commit = await world.commit(order_id, line_id, imei)
         assert commit.fulfils_line and commit.imei_will_sync
-        await world.order_handle(order_id).execute_update(
-            OrderWorkflow.add_shipment,
+        await world.orders.add_shipment(
+            world.account_id,
+            order_id,
             AddShipmentInput(tracking_number="1Z999", carrier="UPS"),
         )
         final = await world.order_handle(order_id).result()
@@ -91,19 +90,15 @@ async def test_two_line_order_holds_its_shipment_until_both_lines_are_decided(
         first, second = (line.orderline_id for line in state.lines)
         handle = world.order_handle(order_id)
 
-        validated = await handle.execute_update(
-            OrderWorkflow.validate, ValidateOrderInput(orderline_ids=[first])
-        )
+        validated = await world.validate(order_id, [first])
         assert validated.accepted == [first]
-        shipment = await handle.execute_update(
-            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-2")
-        )
+        for line, sku in zip((first, second), world.skus, strict=False):
+            await world.commit(order_id, line, world.devices[sku][0])
+        shipment = await world.ship(order_id, "TRK-2")
         assert shipment.held
         assert not any(b["new_state"] == 3 for b in world.applied_bodies(order_id))
 
-        await handle.execute_update(
-            OrderWorkflow.validate, ValidateOrderInput(orderline_ids=[second])
-        )
+        await world.validate(order_id, [second])
         final = await handle.result()
 
     assert final.phase == OrderPhase.SHIPPED
@@ -122,26 +117,19 @@ async def test_the_customer_cancelling_a_line_releases_it_and_frees_the_shipment
         state = await world.wait_for(order_id, lambda s: len(s.lines) == 2)
         first, second = (line.orderline_id for line in state.lines)
         handle = world.order_handle(order_id)
-        await handle.execute_update(
-            OrderWorkflow.validate, ValidateOrderInput(orderline_ids=[first])
-        )
-        await handle.execute_update(
-            OrderWorkflow.commit_inventory,
-            CommitInventoryInput(
-                orderline_id=second, identifier=world.devices[world.skus[1]][0]
-            ),
-        )
-        assert world.open_commits() == 1
-        await handle.execute_update(
-            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-3")
-        )
+        await world.validate(order_id, [first])
+        for line, sku in zip((first, second), world.skus, strict=False):
+            await world.commit(order_id, line, world.devices[sku][0])
+        assert world.open_commits() == 2
+        await world.ship(order_id, "TRK-3")
 
         world.sandbox.customer_cancel(second)
         await world.run_import()
         final = await handle.result()
 
     assert final.phase == OrderPhase.SHIPPED
-    assert world.open_commits() == 0
+    # The cancelled line's device is back in stock; the shipped one stays out.
+    assert world.open_commits() == 1
     assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2, 3]
 
 
@@ -151,10 +139,10 @@ async def test_several_devices_get_their_imeis_line_by_line(world: World) -> Non
     async with world.worker():
         await world.run_import()
         state = await world.wait_for(order_id, lambda s: s.phase == "validated")
-        handle = world.order_handle(order_id)
         for line, sku in zip(state.lines, world.skus, strict=True):
-            await handle.execute_update(
-                OrderWorkflow.commit_inventory,
+            await world.orders.commit_inventory(
+                world.account_id,
+                order_id,
                 CommitInventoryInput(
                     orderline_id=line.orderline_id, identifier=world.devices[sku][1]
                 ),
@@ -179,22 +167,15 @@ async def test_a_bad_imei_and_a_wrong_sku_are_refused_and_nothing_is_recorded(
         line_id = state.lines[0].orderline_id
         handle = world.order_handle(order_id)
 
-        with pytest.raises(WorkflowUpdateFailedError) as bad_imei:
-            await handle.execute_update(
-                OrderWorkflow.commit_inventory,
-                CommitInventoryInput(
-                    orderline_id=line_id, identifier="356938035643801"
-                ),
-            )
-        assert "not a valid IMEI" in str(bad_imei.value.cause)
+        # A bad IMEI never becomes a request: the request itself refuses it.
+        with pytest.raises(ValidationError, match="not a valid IMEI"):
+            CommitInventoryInput(orderline_id=line_id, identifier="356938035643801")
 
         other_device = world.devices[world.skus[1]][0]
-        with pytest.raises(WorkflowUpdateFailedError) as wrong_sku:
-            await handle.execute_update(
-                OrderWorkflow.commit_inventory,
-                CommitInventoryInput(orderline_id=line_id, identifier=other_device),
-            )
-        refusal = str(wrong_sku.value.cause)
+        with pytest.raises(OrderRequestError) as wrong_sku:
+            await world.commit(order_id, line_id, other_device)
+        refusal = str(wrong_sku.value)
+        assert wrong_sku.value.kind == "CommitRejected"
         assert world.skus[0] in refusal and "not the variation" in refusal
         state = await handle.query(OrderWorkflow.state)
 
@@ -282,7 +263,9 @@ async def test_a_finished_order_refuses_late_requests(world: World) -> None:
 
     async with world.worker():
         await world.run_import()
-        await world.wait_for(order_id, lambda s: s.phase == "validated")
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        await world.commit(order_id, line_id, world.devices[world.skus[0]][0])
         await orders.add_shipment(
             world.account_id, order_id, AddShipmentInput(tracking_number="T-1")
         )
@@ -294,6 +277,56 @@ async def test_a_finished_order_refuses_late_requests(world: World) -> None:
 
     ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
     assert len(ships) == 1 and ships[0]["tracking_number"] == "T-1"
+
+
+async def test_a_shipment_is_held_for_every_device_and_a_device_counts_once(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 2))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        early = await world.ship(order_id, "TRK-2X")
+        first = await world.commit(order_id, line_id, world.devices[sku][0])
+        again = await world.commit(order_id, line_id, world.devices[sku][0])
+        half = await world.wait_for(order_id, lambda s: len(s.lines[0].commits) == 1)
+        sent_early = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+        await world.commit(order_id, line_id, world.devices[sku][1])
+        final = await world.order_handle(order_id).result()
+
+    assert early.held and "2 devices are committed" in early.note
+    assert half.phase == OrderPhase.WAITING_FOR_COMMIT and sent_early == []
+    assert again.inventory_item_id == first.inventory_item_id
+    assert "already committed" in again.note
+    assert [len(line.commits) for line in final.lines] == [2]
+    assert world.open_commits() == 2
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert [b["tracking_number"] for b in ships] == ["TRK-2X"]
+
+
+async def test_a_repeated_request_is_acted_on_once(world: World) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        await world.commit(order_id, line_id, world.devices[sku][0])
+        # A shipping tool retrying its call sends the same request id twice.
+        first, second = [
+            await world.ship(order_id, f"TRK-{n}", request_id="webhook-7")
+            for n in (1, 2)
+        ]
+        final = await world.order_handle(order_id).result()
+
+    assert first == second
+    assert final.shipment is not None and final.shipment.tracking_number == "TRK-1"
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert [b["tracking_number"] for b in ships] == ["TRK-1"]
 
 
 async def test_a_commit_for_an_order_back_market_does_not_know_is_refused(
@@ -329,12 +362,9 @@ async def test_a_line_the_customer_cancels_before_its_accept_closes_calmly(
         # accept is refused there, and the order goes on with its other line.
         world.sandbox.customer_cancel(first)
 
-        validated = await handle.execute_update(
-            OrderWorkflow.validate, ValidateOrderInput()
-        )
-        await handle.execute_update(
-            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-4")
-        )
+        validated = await world.validate(order_id)
+        await world.commit(order_id, second, world.devices[world.skus[1]][0])
+        await world.ship(order_id, "TRK-4")
         final = await handle.result()
 
     assert validated.accepted == [second] and validated.skipped == [first]
@@ -355,8 +385,8 @@ async def test_an_accept_back_market_refuses_is_noted_and_the_order_keeps_runnin
         handle = world.order_handle(order_id)
         # Renamed on Back Market after the import: accepting by the old SKU fails.
         world.sandbox.orders[order_id].lines[0].listing.sku = "RENAMED"
-        validated = await handle.execute_update(
-            OrderWorkflow.validate, ValidateOrderInput()
+        validated = await world.orders.validate(
+            world.account_id, order_id, ValidateOrderInput()
         )
         state = await handle.query(OrderWorkflow.state)
         described = await handle.describe()
@@ -381,16 +411,17 @@ async def test_a_single_device_order_whose_line_already_holds_an_imei_still_ship
         state = await world.wait_for(order_id, lambda s: s.phase == "validated")
         line_id = state.lines[0].orderline_id
         handle = world.order_handle(order_id)
-        await handle.execute_update(
-            OrderWorkflow.commit_inventory,
+        await world.orders.commit_inventory(
+            world.account_id,
+            order_id,
             CommitInventoryInput(
                 orderline_id=line_id, identifier=world.devices[sku][0]
             ),
         )
         # Another tool set an IMEI on Back Market first; it cannot change.
         world.sandbox.orders[order_id].lines[0].imei = held
-        await handle.execute_update(
-            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-5")
+        await world.orders.add_shipment(
+            world.account_id, order_id, AddShipmentInput(tracking_number="TRK-5")
         )
         final = await handle.result()
 
@@ -469,25 +500,23 @@ async def test_a_commit_to_an_unknown_sku_line_is_kept_but_sends_no_imei(
         state = await world.wait_for(order_id, lambda s: s.phase == "validated")
         line = state.lines[0]
         handle = world.order_handle(order_id)
-        with pytest.raises(WorkflowUpdateFailedError) as unconfirmed:
-            await handle.execute_update(
-                OrderWorkflow.commit_inventory,
-                CommitInventoryInput(orderline_id=line.orderline_id, identifier=device),
-            )
+        with pytest.raises(OrderRequestError) as unconfirmed:
+            await world.commit(order_id, line.orderline_id, device)
         # The operator confirms the device is the one sold.
-        commit = await handle.execute_update(
-            OrderWorkflow.commit_inventory,
+        commit = await world.orders.commit_inventory(
+            world.account_id,
+            order_id,
             CommitInventoryInput(
                 orderline_id=line.orderline_id, identifier=device, allow_mismatch=True
             ),
         )
-        await handle.execute_update(
-            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-U")
+        await world.orders.add_shipment(
+            world.account_id, order_id, AddShipmentInput(tracking_number="TRK-U")
         )
         final = await handle.result()
 
     assert line.unknown_sku
-    assert "unknown SKU" in str(unconfirmed.value.cause)
+    assert "unknown SKU" in str(unconfirmed.value)
     assert not commit.imei_will_sync and "unknown SKU" in commit.note
     assert world.open_commits() == 1
     [ship] = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
@@ -564,24 +593,14 @@ async def test_a_shipment_and_an_imei_whose_answers_were_lost_are_sent_once(
         state = await world.wait_for(double, lambda s: s.phase == "validated")
         handle = world.order_handle(single)
         line = (await handle.query(OrderWorkflow.state)).lines[0]
-        await handle.execute_update(
-            OrderWorkflow.commit_inventory,
-            CommitInventoryInput(
-                orderline_id=line.orderline_id,
-                identifier=world.devices[world.skus[0]][2],
-            ),
-        )
-        await handle.execute_update(
-            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-L")
-        )
+        await world.commit(single, line.orderline_id, world.devices[world.skus[0]][2])
+        await world.ship(single, "TRK-L")
         shipped = await handle.result()
         first_line = state.lines[0]
-        await world.order_handle(double).execute_update(
-            OrderWorkflow.commit_inventory,
-            CommitInventoryInput(
-                orderline_id=first_line.orderline_id,
-                identifier=world.devices[first_line.sku][3],
-            ),
+        await world.commit(
+            double,
+            first_line.orderline_id,
+            world.devices[first_line.sku][3],
         )
         imei_state = await world.wait_for(
             double, lambda s: s.lines[0].imei_sent or s.lines[0].imei_note is not None

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from database.models import InventoryItem, Rma, SalesOrder, SyncLogEntry
-from domain.orders import AddShipmentInput, CommitInventoryInput, OrderPhase
+from domain.orders import OrderPhase
 from domain.returns import ImportReturnsInput, ImportReturnsResult
 from tests.world import World, fast_world
-from workflows import ImportReturnsWorkflow, OrderWorkflow
+from workflows import ImportReturnsWorkflow
 
 
 @pytest.fixture
@@ -52,13 +52,8 @@ async def test_a_care_folder_read_three_times_makes_one_linked_rma(
         state = await world.wait_for(order_id, lambda s: s.phase == "validated")
         line_id = state.lines[0].orderline_id
         handle = world.order_handle(order_id)
-        await handle.execute_update(
-            OrderWorkflow.commit_inventory,
-            CommitInventoryInput(orderline_id=line_id, identifier=imei),
-        )
-        await handle.execute_update(
-            OrderWorkflow.add_shipment, AddShipmentInput(tracking_number="TRK-R")
-        )
+        await world.commit(order_id, line_id, imei)
+        await world.ship(order_id, "TRK-R")
         assert (await handle.result()).phase == OrderPhase.SHIPPED
 
         no_return = world.sandbox.open_care_folder(line_id, return_label=False)

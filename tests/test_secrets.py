@@ -12,17 +12,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from backmarket import BackMarketClient
 from backmarket.errors import BackMarketError
 from database.models import Base, SyncLogEntry
-from domain.orders import AddShipmentInput, CommitInventoryInput, ImportOrdersInput
+from domain.orders import ImportOrdersInput
+from runtime.order_client import OrderRequestError
 from sandbox.config import FaultRule, MerchantConfig, SandboxConfig
 from tests.payloads import history_text
 from tests.world import MERCHANT, TOKEN_VARIABLE, World, make_world
-from workflows import ImportOrdersWorkflow, OrderWorkflow
+from workflows import ImportOrdersWorkflow
 
 SECRET_TOKEN = "tok-7f3a9c-DO-NOT-LEAK-e51b"
 CUSTOMER = {
@@ -83,22 +84,11 @@ async def test_no_token_or_customer_detail_leaks_anywhere(
         state = await world.wait_for(order_id, lambda s: s.phase == "validated")
         line_id = state.lines[0].orderline_id
         handle = world.order_handle(order_id)
-        with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(
-                OrderWorkflow.commit_inventory,
-                CommitInventoryInput(orderline_id=line_id, identifier="not-a-device"),
-            )
+        with pytest.raises(OrderRequestError) as refused:
+            await world.commit(order_id, line_id, "not-a-device")
         errors.append(refused.value)
-        await handle.execute_update(
-            OrderWorkflow.commit_inventory,
-            CommitInventoryInput(
-                orderline_id=line_id, identifier=world.devices[sku][0]
-            ),
-        )
-        await handle.execute_update(
-            OrderWorkflow.add_shipment,
-            AddShipmentInput(tracking_number="TRK-SECRETS", carrier="UPS"),
-        )
+        await world.commit(order_id, line_id, world.devices[sku][0])
+        await world.ship(order_id, "TRK-SECRETS", carrier="UPS")
         final = await handle.result()
         handles.append(await _import(world))
     errors.extend(await _client_errors(world))

@@ -35,12 +35,19 @@ from domain.imei import luhn_check_digit
 from domain.inventory import VariationSpec
 from domain.listings import ImportListingsInput, ImportListingsResult
 from domain.orders import (
+    AddShipmentInput,
+    AddShipmentResult,
+    CommitInventoryInput,
+    CommitInventoryResult,
     ImportOrdersInput,
     ImportOrdersResult,
     OrderState,
+    ValidateOrderInput,
+    ValidateOrderResult,
     order_workflow_id,
 )
 from domain.quantities import PushQuantitiesResult, ReconcileQuantitiesInput
+from runtime.order_client import OrderClient
 from sandbox.app import create_app
 from sandbox.config import MerchantConfig, SandboxConfig
 from sandbox.state import SandboxState
@@ -107,6 +114,38 @@ class World:
             ImportOrdersInput(account_id=self.account_id),
             id=f"import-{uuid.uuid4()}",
             task_queue=self.task_queue,
+        )
+
+    @property
+    def orders(self) -> OrderClient:
+        """Requests to order workflows, as operators and the HTTP API send them."""
+        return OrderClient(self.client, self.task_queue)
+
+    async def commit(
+        self, order_id: int, orderline_id: int, identifier: str, **options: Any
+    ) -> CommitInventoryResult:
+        return await self.orders.commit_inventory(
+            self.account_id,
+            order_id,
+            CommitInventoryInput(
+                orderline_id=orderline_id, identifier=identifier, **options
+            ),
+        )
+
+    async def ship(
+        self, order_id: int, tracking_number: str, **options: Any
+    ) -> AddShipmentResult:
+        return await self.orders.add_shipment(
+            self.account_id,
+            order_id,
+            AddShipmentInput(tracking_number=tracking_number, **options),
+        )
+
+    async def validate(
+        self, order_id: int, orderline_ids: list[int] | None = None
+    ) -> ValidateOrderResult:
+        return await self.orders.validate(
+            self.account_id, order_id, ValidateOrderInput(orderline_ids=orderline_ids)
         )
 
     def order_handle(self, order_id: int) -> WorkflowHandle[Any, Any]:

@@ -1,11 +1,11 @@
 """One durable workflow per Back Market order: validate, commit, IMEI, ship."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from domain.imei import is_valid_imei
 from domain.orders import (
     LINE_ACCEPTED,
     LINE_CANCELLED,
@@ -16,10 +16,12 @@ from domain.orders import (
     AcceptLineInput,
     AddShipmentInput,
     AddShipmentResult,
+    AnswerQuery,
     CommitInventoryInput,
     CommitInventoryResult,
     CommittedItem,
     LineStatus,
+    OrderAnswer,
     OrderObserved,
     OrderPhase,
     OrderRef,
@@ -51,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
     from activities.quantities import QuantityActivities
 
+Answerable = CommitInventoryResult | AddShipmentResult | ValidateOrderResult
+
 
 @workflow.defn
 class OrderWorkflow:
@@ -79,6 +83,9 @@ class OrderWorkflow:
         self.wake = False
         self.write_lock = asyncio.Lock()
         self.notices: set[asyncio.Future[int]] = set()
+        # Answers to operators' requests by request id, and those being handled.
+        self.answers: dict[str, OrderAnswer] = {}
+        self.requests_open: set[str] = set()
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderState:
@@ -147,10 +154,61 @@ class OrderWorkflow:
             notes=self.notes[-20:],
         )
 
-    @workflow.update
-    async def validate(self, input: ValidateOrderInput) -> ValidateOrderResult:
+    @workflow.query
+    def answer(self, input: AnswerQuery) -> OrderAnswer | None:
+        """What became of a request, once the workflow has dealt with it."""
+        return self.answers.get(input.request_id)
+
+    @workflow.signal
+    async def request_validation(self, input: ValidateOrderInput) -> None:
         """Accept lines on Back Market, as an operator asked."""
+        await self._answer(input.request_id, lambda: self._validate(input))
+
+    @workflow.signal
+    async def request_commit(self, input: CommitInventoryInput) -> None:
+        """Record which device fulfils an orderline; its IMEI follows when it may."""
+        await self._answer(input.request_id, lambda: self._commit(input))
+
+    @workflow.signal
+    async def request_shipment(self, input: AddShipmentInput) -> None:
+        """Record a shipment; it goes to Back Market once every line is validated."""
+        await self._answer(input.request_id, lambda: self._add_shipment(input))
+
+    async def _answer(
+        self, request_id: str | None, handle: Callable[[], Awaitable[Answerable]]
+    ) -> None:
+        """Handle a request once, and keep its result or refusal for the asker.
+
+        A client that repeats a request it has no answer to yet sends the same id,
+        so the repeat is not acted on twice.
+        """
+        if request_id is not None:
+            if request_id in self.answers or request_id in self.requests_open:
+                return
+            self.requests_open.add(request_id)
+        try:
+            result = await handle()
+        except ApplicationError as refusal:
+            answer = OrderAnswer(
+                request_id=request_id or "",
+                refusal=refusal.message,
+                refusal_type=refusal.type,
+            )
+        else:
+            answer = OrderAnswer(request_id=request_id or "", **{_slot(result): result})
+        if request_id is not None:
+            self.requests_open.discard(request_id)
+            self.answers[request_id] = answer
+
+    async def _validate(self, input: ValidateOrderInput) -> ValidateOrderResult:
         await self._wait_loaded()
+        for orderline_id in input.orderline_ids or []:
+            if orderline_id not in self.lines:
+                raise ApplicationError(
+                    f"order {self.order_id} has no orderline {orderline_id}",
+                    type="ValidateRejected",
+                    non_retryable=True,
+                )
         wanted = input.orderline_ids or list(self.lines)
         accepted, skipped, refusals = [], [], []
         for orderline_id in wanted:
@@ -166,19 +224,7 @@ class OrderWorkflow:
             accepted=accepted, skipped=skipped, refusals=refusals
         )
 
-    @validate.validator
-    def _check_validate(self, input: ValidateOrderInput) -> None:
-        for orderline_id in input.orderline_ids or []:
-            if self.loaded and orderline_id not in self.lines:
-                raise ValueError(
-                    f"order {self.order_id} has no orderline {orderline_id}"
-                )
-
-    @workflow.update
-    async def commit_inventory(
-        self, input: CommitInventoryInput
-    ) -> CommitInventoryResult:
-        """Record which device fulfils an orderline; its IMEI follows when it may."""
+    async def _commit(self, input: CommitInventoryInput) -> CommitInventoryResult:
         await self._wait_loaded()
         self._check_line_open_for_commit(input.orderline_id)
         line = self.lines[input.orderline_id]
@@ -189,7 +235,7 @@ class OrderWorkflow:
                     account_id=self.account_id,
                     order_id=self.order_id,
                     orderline_id=input.orderline_id,
-                    identifier=input.identifier.strip(),
+                    identifier=input.identifier,
                     allow_mismatch=input.allow_mismatch,
                 ),
                 start_to_close_timeout=DATABASE_TIMEOUT,
@@ -197,8 +243,17 @@ class OrderWorkflow:
             )
         except ActivityError as err:
             raise _rule_broken(err) from None
-        line.commits.append(item)
         imei_will_sync, note = self._imei_outlook(line, item)
+        if any(c.inventory_item_id == item.inventory_item_id for c in line.commits):
+            # The same device again: it fulfils one unit, however often it is sent.
+            return CommitInventoryResult(
+                orderline_id=input.orderline_id,
+                inventory_item_id=item.inventory_item_id,
+                fulfils_line=item.fulfils_line,
+                imei_will_sync=imei_will_sync and not line.imei_sent,
+                note="already committed to this orderline",
+            )
+        line.commits.append(item)
         if not imei_will_sync:
             line.imei_note = note
         self.wake = True
@@ -210,52 +265,27 @@ class OrderWorkflow:
             note=note,
         )
 
-    @commit_inventory.validator
-    def _check_commit(self, input: CommitInventoryInput) -> None:
-        identifier = input.identifier.strip()
-        if not identifier:
-            raise ValueError("identifier is empty")
-        if identifier.isdigit() and len(identifier) in (14, 15, 16):
-            if not is_valid_imei(identifier):
-                raise ValueError(
-                    f"identifier {identifier!r} is not a valid IMEI "
-                    "(15 digits with a Luhn check digit)"
-                )
-        if self.loaded:
-            self._check_line_open_for_commit(input.orderline_id)
-
-    @workflow.update
-    async def add_shipment(self, input: AddShipmentInput) -> AddShipmentResult:
-        """Record a shipment; it goes to Back Market once every line is validated."""
+    async def _add_shipment(self, input: AddShipmentInput) -> AddShipmentResult:
         await self._wait_loaded()
         self._check_can_ship()
+        shipment = input.model_copy(update={"request_id": None})
         await workflow.execute_activity_method(
             OrderActivities.record_shipment,
             RecordShipmentInput(
-                account_id=self.account_id, order_id=self.order_id, shipment=input
+                account_id=self.account_id, order_id=self.order_id, shipment=shipment
             ),
             start_to_close_timeout=DATABASE_TIMEOUT,
             retry_policy=DATABASE_RETRY,
         )
         self.shipment = ShipmentStatus(
-            tracking_number=input.tracking_number.strip(),
+            tracking_number=input.tracking_number,
             carrier=input.carrier,
             url=input.url,
         )
         self.wake = True
         if self._ready_to_ship():
             return AddShipmentResult(held=False, note="sending to Back Market")
-        return AddShipmentResult(
-            held=True,
-            note="held: it is sent as soon as every line is validated",
-        )
-
-    @add_shipment.validator
-    def _check_shipment(self, input: AddShipmentInput) -> None:
-        if not input.tracking_number.strip():
-            raise ValueError("tracking_number is empty")
-        if self.loaded:
-            self._check_can_ship()
+        return AddShipmentResult(held=True, note=f"held: {self._shipment_waits()}")
 
     async def _wait_loaded(self) -> None:
         await workflow.wait_condition(
@@ -502,8 +532,29 @@ class OrderWorkflow:
         return refusal
 
     def _ready_to_ship(self) -> bool:
+        """Every open line validated and with its devices committed.
+
+        A shipment sent before its devices are committed would close the order and
+        put back on sale stock that has left the building.
+        """
         open_lines = [line for line in self.lines.values() if not line.closed]
-        return bool(open_lines) and all(line.validated for line in open_lines)
+        return bool(open_lines) and all(
+            line.validated and line.fully_committed for line in open_lines
+        )
+
+    def _shipment_waits(self) -> str:
+        """What a held shipment waits for, in an operator's words."""
+        waits = []
+        for line in self.lines.values():
+            if line.closed:
+                continue
+            if not line.validated:
+                waits.append(f"orderline {line.orderline_id} is validated")
+            missing = line.quantity - len(line.commits)
+            if missing > 0:
+                devices = "1 device is" if missing == 1 else f"{missing} devices are"
+                waits.append(f"{devices} committed to orderline {line.orderline_id}")
+        return "it is sent once " + " and ".join(waits)
 
     def _single_device(self) -> bool:
         lines = list(self.lines.values())
@@ -612,6 +663,15 @@ class OrderWorkflow:
             workflow.logger.warning(
                 "could not notify the quantity sync", extra={"order_id": self.order_id}
             )
+
+
+def _slot(result: Answerable) -> str:
+    """The field of OrderAnswer that carries this kind of result."""
+    if isinstance(result, CommitInventoryResult):
+        return "commit"
+    if isinstance(result, AddShipmentResult):
+        return "shipment"
+    return "validation"
 
 
 def _rule_broken(err: ActivityError) -> BaseException:
