@@ -61,9 +61,10 @@ class OrderWorkflow:
     """Carries one order from import to shipment, line by line.
 
     Back Market's view arrives as `observe` signals from the import; operators and
-    the HTTP API act through the `validate`, `commit_inventory` and `add_shipment`
-    updates. Every write to Back Market is an activity that checks the order before
-    it repeats itself, so a lost answer never sends anything twice.
+    the HTTP API send `request_validation`, `request_commit` and `request_shipment`
+    signals and read the answer back with the `answer` query. Every write to Back
+    Market is an activity that checks the order before it repeats itself, so a lost
+    answer never sends anything twice.
     """
 
     @workflow.init
