@@ -126,7 +126,8 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
         line = index + 2
         values = {key: (value or "").strip() for key, value in raw.items() if key}
         if None in raw:
-            problems.append(RowProblem(line, "row", "more cells than header columns"))
+            cells = len(header) + len(raw[None])
+            problems.append(RowProblem(line, "row", _cell_count(cells, header)))
             continue
         unstorable = [
             RowProblem(line, column, problem)
@@ -137,6 +138,10 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
             problems.extend(unstorable)
             continue
         if not any(values.values()):
+            continue
+        if None in raw.values():
+            cells = sum(value is not None for value in raw.values())
+            problems.append(RowProblem(line, "row", _cell_count(cells, header)))
             continue
         row, row_problems = _parse_row(line, values)
         problems.extend(row_problems)
@@ -158,6 +163,11 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
                 continue
         rows.append(row)
     return rows, problems
+
+
+def _cell_count(cells: int, header: list[str]) -> str:
+    more_or_fewer = "more" if cells > len(header) else "fewer"
+    return f"{cells} cells, {more_or_fewer} than the header's {len(header)} columns"
 
 
 def _header_problems(header: list[str]) -> list[RowProblem]:

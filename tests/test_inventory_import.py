@@ -121,3 +121,23 @@ def test_the_shipped_sample_imports_cleanly_twice(catalog: Session) -> None:
     assert first.created == len(text.splitlines()) - 1 >= 200
     assert first.variations_created == 0
     assert (second.created, second.unchanged) == (0, first.created)
+
+
+def test_a_line_with_fewer_or_more_cells_than_the_header_is_refused(
+    catalog: Session,
+) -> None:
+    complete = GOOD[0]
+    other = complete.replace("490154203237518", "356938035643809")
+    short = other.rsplit(",", 1)[0]  # the cost cell left out
+    text = _csv(complete, short, complete.replace("490154203237518", "") + ",extra")
+
+    with pytest.raises(StockImportError) as caught:
+        repo.import_stock_csv(catalog, text)
+
+    assert [(p.line, p.field) for p in caught.value.problems] == [
+        (3, "row"),
+        (4, "row"),
+    ]
+    assert "10 cells, fewer than the header's 11" in caught.value.problems[0].message
+    assert "12 cells, more" in caught.value.problems[1].message
+    assert _count(catalog) == 0
