@@ -240,25 +240,22 @@ def _boolean(value: str) -> bool:
     raise AccountError(f"{value!r} is not on/off")
 
 
-def _non_negative(value: str) -> int:
+def _whole_number(value: str, low: int, high: int, unit: str = "") -> int:
     try:
         number = int(value)
     except ValueError:
         raise AccountError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise AccountError("must be 0 or more")
-    if number > MAX_BUFFER:
-        raise AccountError(f"must be at most {MAX_BUFFER}")
+    if not low <= number <= high:
+        raise AccountError(f"must be {low} to {high}{unit}, not {number}")
     return number
+
+
+def _buffer(value: str) -> int:
+    return _whole_number(value, 0, MAX_BUFFER)
 
 
 def _interval(value: str) -> int:
-    number = _non_negative(value)
-    if not MIN_INTERVAL_S <= number <= MAX_INTERVAL_S:
-        raise AccountError(
-            f"an interval must be {MIN_INTERVAL_S} to {MAX_INTERVAL_S} seconds"
-        )
-    return number
+    return _whole_number(value, MIN_INTERVAL_S, MAX_INTERVAL_S, " seconds")
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -294,7 +291,7 @@ SETTINGS: dict[str, SettingSpec] = {
     "backpricer": SettingSpec("backpricer", _boolean, "BackPricer on Back Market"),
     "imei-sync": SettingSpec("imei_sync", _boolean, "send committed IMEIs"),
     "safety-buffer": SettingSpec(
-        "safety_buffer", _non_negative, "units held back from every listing"
+        "safety_buffer", _buffer, "units held back from every listing"
     ),
     "overwrite-foreign-writes": SettingSpec(
         "overwrite_foreign_writes",

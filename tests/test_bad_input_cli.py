@@ -113,7 +113,9 @@ def test_accounts_add_refuses_a_name_taken_and_an_empty_token(
     ("account", "key", "value", "named"),
     [
         ("acme", "safety-buffer", "lots", ["safety-buffer", "lots"]),
-        ("acme", "order-import-interval-s", "2", ["interval", "5"]),
+        ("acme", "order-import-interval-s", "2", ["interval", "5 to 604800"]),
+        ("acme", "pricing-interval-s", "700000", ["interval", "5 to 604800"]),
+        ("acme", "safety-buffer", "100001", ["safety-buffer", "0 to 100000"]),
         ("acme", "listing-import-scope", "some", ["listing-import-scope", "some"]),
         ("acme", "counted-statuses", "Available, Lost", ["counted-statuses", "Lost"]),
         ("acme", "status-map.shipped", "Gone", ["Gone"]),
@@ -138,6 +140,16 @@ def test_settings_set_refuses_bad_keys_and_values_and_changes_nothing(
 
     assert_refused(result, 2, *named)
     assert snapshot(engine) == before
+
+
+def test_an_interval_up_to_a_week_is_taken(stocked: CliRunner) -> None:
+    result = stocked.invoke(
+        app, ["settings", "set", "acme", "order-import-interval-s", "200000"]
+    )
+    shown = stocked.invoke(app, ["settings", "show", "acme"])
+
+    assert result.exit_code == 0, result.stderr
+    assert "200000" in shown.output
 
 
 @pytest.mark.parametrize(
