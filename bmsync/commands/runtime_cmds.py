@@ -40,6 +40,7 @@ from runtime.embedded import (
 from runtime.logs import ExtrasFormatter, KnownFailuresFilter
 from runtime.settings import Settings, get_settings
 from runtime.stack import Stack, embedded_temporal
+from runtime.workers import Pollers, queue_pollers
 from sandbox.config import MarketConfig
 from sandbox.server import SandboxServer
 
@@ -299,37 +300,22 @@ async def _status(settings: Settings) -> bool:
         "up" if sandbox_up else "down",
         f"http://127.0.0.1:{settings.sandbox_port}",
     )
-    pollers = 0
+    pollers = Pollers(0, 0)
     if up:
         pollers = await _pollers(address, settings)
-        table.add_row(
-            "worker",
-            f"{pollers} poller(s)" if pollers else "none polling",
-            settings.task_queue,
-        )
+        table.add_row("worker", pollers.describe(), settings.task_queue)
     console.print(table)
-    return revision == head_revision() and up and pollers > 0
+    return revision == head_revision() and up and pollers.live > 0
 
 
-async def _pollers(address: str, settings: Settings) -> int:
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-
+async def _pollers(address: str, settings: Settings) -> Pollers:
     from runtime.temporal import connect
 
     try:
         client = await connect(address, settings.temporal_namespace)
-        response = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=settings.temporal_namespace,
-                task_queue=TaskQueue(name=settings.task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
+        return await queue_pollers(client, settings.task_queue)
     except Exception:
-        return 0
-    return len(response.pollers)
+        return Pollers(0, 0)
 
 
 def _http_ok(url: str) -> bool:
