@@ -19,7 +19,7 @@ from bmsync.commands import (
     sandbox_cmd,
     settings_cmd,
 )
-from bmsync.commands._db import fail
+from bmsync.commands._db import fail, stop_started_parts
 from bmsync.commands._text import TextCheckedGroup
 from runtime.settings import SettingsError, get_settings
 
@@ -32,12 +32,14 @@ app = typer.Typer(
 
 
 @app.callback()
-def check_settings() -> None:
+def check_settings(ctx: typer.Context) -> None:
     """Refuse a bad environment before any command acts on it."""
     try:
         get_settings()
     except SettingsError as exc:
         fail(f"bad setting in the environment or .env: {exc}", 2)
+    # However the command ends, it leaves the parts as it found them.
+    ctx.call_on_close(stop_started_parts)
 
 
 runtime_cmds.register(app)

@@ -8,7 +8,7 @@ from types import TracebackType
 from temporalio.client import Client
 
 from database.migrate import upgrade
-from runtime.embedded import EmbeddedPostgres, EmbeddedTemporal
+from runtime.embedded import EmbeddedPostgres, EmbeddedTemporal, StartError
 from runtime.settings import Settings
 from runtime.temporal import connect
 
@@ -26,6 +26,29 @@ def embedded_temporal(
         namespace=settings.temporal_namespace,
         ui_codec_endpoint=ui_codec_endpoint,
     )
+
+
+class NotRunning(StartError):
+    """A part a command needs is not running, and the command does not start it."""
+
+
+async def running_temporal(settings: Settings) -> Client:
+    """A client of the configured Temporal, or of the embedded one already running.
+
+    Only the embedded server of this state directory counts: another one on the same
+    port belongs to another setup, with its own payload key.
+    """
+    address = settings.temporal_address
+    if address is None:
+        embedded = embedded_temporal(settings)
+        if embedded.owner_pid() is None or not await embedded.is_serving():
+            raise NotRunning("the stack is not running: start it with `bmsync up`")
+        address = embedded.address
+    try:
+        return await connect(address, settings.temporal_namespace, settings)
+    except RuntimeError as exc:
+        # What the Temporal client raises when it cannot connect.
+        raise NotRunning(f"cannot reach Temporal at {address}: {exc}") from None
 
 
 class Stack:

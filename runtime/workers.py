@@ -27,10 +27,31 @@ class Pollers:
     def describe(self, now: datetime | None = None) -> str:
         """E.g. "2 poller(s)", or "none polling (1 stale, last seen 4 min ago)"."""
         said = f"{self.live} poller(s)" if self.live else "none polling"
+        stale = self.stale_note(now)
+        return f"{said} ({stale})" if stale else said
+
+    def stale_note(self, now: datetime | None = None) -> str | None:
+        """E.g. "1 stale, last seen 4 min ago", or None when none is stale."""
         if self.stale_since is None:
-            return said
+            return None
         ago = (now or datetime.now(UTC)) - self.stale_since
-        return f"{said} ({self.stale} stale, last seen {_duration(ago)} ago)"
+        return f"{self.stale} stale, last seen {_duration(ago)} ago"
+
+
+class NoWorker(RuntimeError):
+    """No worker polls the task queue; the message says what to start."""
+
+
+async def require_worker(client: Client, task_queue: str) -> None:
+    """Return when a worker polls `task_queue`; NoWorker at once when none does."""
+    pollers = await queue_pollers(client, task_queue)
+    if not pollers.live:
+        stale = pollers.stale_note()
+        raise NoWorker(
+            f"no worker polls the task queue {task_queue!r}"
+            + (f" ({stale})" if stale else "")
+            + ": start one with `bmsync worker`, or run `bmsync up`"
+        )
 
 
 async def queue_pollers(

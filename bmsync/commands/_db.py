@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
@@ -32,14 +33,37 @@ def database_url() -> str:
     Migrations are applied either way, so a command never meets an old schema.
     """
     settings = get_settings()
-    url = settings.database_url
-    if not url:
-        try:
-            url = EmbeddedPostgres(settings.state_dir / "postgres").start()
-        except StartError as exc:
-            fail(str(exc))
+    url = settings.database_url or _embedded_postgres(settings.state_dir)
     upgrade(url)
     return url
+
+
+# The embedded Postgres servers this process started, by state directory: the
+# command stops them when it ends (`stop_started_parts`). A second command that
+# reused one meanwhile loses it then; only `bmsync up` keeps one running for others.
+_started: dict[Path, EmbeddedPostgres] = {}
+
+
+def _embedded_postgres(state_dir: Path) -> str:
+    started = _started.get(state_dir)
+    url = None if started is None else started.url()
+    if url is not None:
+        return url
+    postgres = EmbeddedPostgres(state_dir / "postgres")
+    try:
+        url = postgres.start()
+    except StartError as exc:
+        fail(str(exc))
+    if postgres.started_here:
+        _started[state_dir] = postgres
+    return url
+
+
+def stop_started_parts() -> None:
+    """Stop the embedded Postgres this command started: it was not running before."""
+    while _started:
+        _, postgres = _started.popitem()
+        postgres.stop()
 
 
 @contextmanager

@@ -6,8 +6,7 @@ from bmsync.commands._db import command_session, err
 from database.quantity import syncing_account_ids
 from runtime.quantity_client import notify_stock_changed
 from runtime.settings import Settings, get_settings
-from runtime.stack import embedded_temporal
-from runtime.temporal import connect
+from runtime.stack import NotRunning, running_temporal
 
 # Telling the sync is a courtesy: a command does not hang on an unreachable server.
 WAKE_TIMEOUT_S = 10.0
@@ -40,14 +39,9 @@ def wake_quantity_sync(reason: str) -> None:
 
 
 async def _notify(settings: Settings, account_ids: list[int], reason: str) -> bool:
-    address = settings.temporal_address
-    if address is None:
-        embedded = embedded_temporal(settings)
-        # Only the server of this state directory: another one on the same port
-        # belongs to another setup, with its own payload key.
-        if embedded.owner_pid() is None or not await embedded.is_serving():
-            return False
-        address = embedded.address
-    client = await connect(address, settings.temporal_namespace, settings)
+    try:
+        client = await running_temporal(settings)
+    except NotRunning:
+        return False
     await notify_stock_changed(client, settings.task_queue, account_ids, reason)
     return True

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
 
 from bmsync.commands._db import command_session, fail
 from bmsync.commands._tables import key
@@ -27,10 +28,10 @@ from database.listings import (
 )
 from database.quantity import calculated_quantity
 from domain.listings import ImportListingsInput, ImportListingsResult
-from runtime.embedded import StartError
 from runtime.settings import get_settings
-from runtime.stack import Stack
+from runtime.stack import NotRunning, running_temporal
 from runtime.temporal import failure_reason
+from runtime.workers import NoWorker, require_worker
 from workflows.listings import ImportListingsWorkflow
 
 T = TypeVar("T")
@@ -49,9 +50,10 @@ Timeout = Annotated[
 @app.command("sync")
 def sync(account: str, timeout: Timeout = 300.0) -> None:
     """Import the account's listings now (a worker must be running)."""
-    account_id = _account_id(account)
 
-    async def run(client: Client, task_queue: str) -> ImportListingsResult:
+    async def run(
+        client: Client, task_queue: str, account_id: int
+    ) -> ImportListingsResult:
         return await client.execute_workflow(
             ImportListingsWorkflow.run,
             ImportListingsInput(account_id=account_id, force=True),
@@ -59,7 +61,7 @@ def sync(account: str, timeout: Timeout = 300.0) -> None:
             task_queue=task_queue,
         )
 
-    result = run_on_temporal(run, timeout)
+    result = run_on_temporal(account, run, timeout)
     out.print(
         f"{result.seen} read: {result.added} added, {result.updated} updated, "
         f"{result.unchanged} unchanged, {result.gone} gone, {result.not_imported} "
@@ -219,25 +221,31 @@ def _account_id(account: str) -> int:
             fail(str(exc), 2)
 
 
-def run_on_temporal(action: Callable[[Client, str], Awaitable[T]], timeout: float) -> T:
-    """Run `action` against Temporal; say so plainly when nothing answers."""
+def run_on_temporal(
+    account: str,
+    action: Callable[[Client, str, int], Awaitable[T]],
+    timeout: float,
+) -> T:
+    """Run `action` for the account's id on the worker; say so plainly when there is
+    none, before anything else is looked up or started."""
 
     async def main() -> T:
         settings = get_settings()
-        stack = Stack(settings)
         try:
-            await stack.__aenter__()
-        except (StartError, RuntimeError) as exc:
-            fail(f"cannot reach Temporal: {exc}")
+            client = await running_temporal(settings)
+            await require_worker(client, settings.task_queue)
+        except (NotRunning, NoWorker) as exc:
+            fail(str(exc))
+        except RPCError as exc:
+            fail(f"Temporal did not answer: {exc.message}")
+        account_id = _account_id(account)
         try:
             return await asyncio.wait_for(
-                action(stack.client, settings.task_queue), timeout
+                action(client, settings.task_queue, account_id), timeout
             )
         except TimeoutError:
-            fail(f"no answer in {timeout:g}s: is a worker running (bmsync worker)?")
+            fail(f"no answer in {timeout:g}s: is the worker busy? (bmsync status)")
         except WorkflowFailureError as exc:
             fail(f"the run failed: {failure_reason(exc)}")
-        finally:
-            stack.close()
 
     return asyncio.run(main())

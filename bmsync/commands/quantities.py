@@ -88,9 +88,10 @@ def sync(
     timeout: Timeout = 900.0,
 ) -> None:
     """Import orders, read every listing and push what differs (a worker runs it)."""
-    account_id = _account_id(account)
 
-    async def run(client: Client, task_queue: str) -> PushQuantitiesResult:
+    async def run(
+        client: Client, task_queue: str, account_id: int
+    ) -> PushQuantitiesResult:
         return await client.execute_workflow(
             ReconcileQuantitiesWorkflow.run,
             ReconcileQuantitiesInput(account_id=account_id, force=force),
@@ -98,7 +99,7 @@ def sync(
             task_queue=task_queue,
         )
 
-    _summary(run_on_temporal(run, timeout), "pushed")
+    _summary(run_on_temporal(account, run, timeout), "pushed")
 
 
 def _summary(result: PushQuantitiesResult, verb: str) -> None:
