@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from bmsync.cli import app
+from database import inventory as repo
 from database.accounts import resolve_token
-from database.models import Account, InventoryItem, InventoryStatus
+from database.inventory import OrderData, OrderLineData
+from database.models import Account, InventoryItem, InventoryStatus, OrderItem
 from runtime.settings import get_settings
 from sandbox.config import MerchantConfig, SandboxConfig
 from sandbox.server import SandboxServer
@@ -295,3 +297,64 @@ def test_devices_are_found_by_sku_and_moved_between_statuses(
         .where(InventoryItem.imei == imei)
     )
     assert status == "Testing"
+
+
+def test_inventory_list_shows_the_order_holding_a_device_and_lists_free_ones(
+    runner: CliRunner, session: Session
+) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    assert runner.invoke(app, ["inventory", "import", str(SAMPLE)]).exit_code == 0
+    added = runner.invoke(
+        app, ["accounts", "add", "acme", "--platform", "eu", "--no-check"], input="t\n"
+    )
+    assert added.exit_code == 0, _everything(added)
+    sku, shipped_imei, held_imei = (
+        "IP12-128-BLK-EXC",
+        "354672118744224",
+        "353008110904378",
+    )
+    account_id = session.scalars(select(Account.id)).one()
+    for order_id, state, imei in ((7001, 9, shipped_imei), (7002, 3, held_imei)):
+        line = OrderLineData(orderline_id=order_id + 1000, sku=sku, quantity=1, state=3)
+        stored = repo.upsert_backmarket_order(
+            session, account_id, OrderData(order_id=order_id, state=state, lines=[line])
+        )
+        item_id = session.scalars(
+            select(OrderItem.id).where(
+                OrderItem.sales_order_id == stored.sales_order_id
+            )
+        ).one()
+        device = repo.find_item_by_identifier(session, imei)
+        assert device is not None
+        repo.commit_item(session, item_id, device.id)
+    session.commit()
+
+    listed = runner.invoke(app, ["inventory", "list", "--sku", sku])
+    free = runner.invoke(app, ["inventory", "list", "--sku", sku, "--free"])
+
+    assert listed.exit_code == 0, _everything(listed)
+    rows = {
+        imei: next(line for line in listed.output.splitlines() if imei in line)
+        for imei in (shipped_imei, held_imei)
+    }
+    assert "7001 Shipped" in rows[shipped_imei]
+    assert "7002 Validated" in rows[held_imei]
+    assert free.exit_code == 0, _everything(free)
+    assert shipped_imei not in free.output and held_imei not in free.output
+    assert free.output.count(sku) == listed.output.count(sku) - 2 > 0
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--status", "Bogus"], "--status: unknown status 'Bogus'"),
+        (["--warehouse", "Attic"], "--warehouse: unknown warehouse 'Attic'"),
+    ],
+)
+def test_inventory_list_names_an_unknown_status_or_warehouse(
+    runner: CliRunner, option: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["inventory", "list", *option])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {message}"

@@ -18,10 +18,14 @@ from bmsync.commands._wake import wake_quantity_sync
 from database import inventory as repo
 from database.accounts import AccountError, require_account
 from database.models import (
+    Commit,
     InventoryItem,
     InventoryStatus,
+    OrderItem,
     Product,
     ProductVariation,
+    SalesOrder,
+    SalesOrderStatus,
     Sku,
     Warehouse,
 )
@@ -132,14 +136,32 @@ def list_(
     ] = None,
     status: Annotated[str | None, typer.Option()] = None,
     warehouse: Annotated[str | None, typer.Option()] = None,
+    free: Annotated[
+        bool, typer.Option("--free", help="only devices no order holds")
+    ] = False,
 ) -> None:
-    """Devices in stock, newest first, with the SKU codes that sell them."""
+    """Devices in stock, newest first, with the SKU codes that sell them and the
+    order each committed device is held for (with that order's status)."""
     with command_session() as session:
         codes = (
             select(func.string_agg(Sku.code, literal_column("', '")))
             .where(Sku.variation_id == InventoryItem.variation_id)
             .correlate(InventoryItem)
             .scalar_subquery()
+        )
+        # A device is held by one open commit at most (a unique index says so).
+        held = (
+            select(
+                Commit.inventory_item_id,
+                SalesOrder.id.label("sales_order_id"),
+                SalesOrder.external_order_id,
+                SalesOrderStatus.name.label("order_status"),
+            )
+            .join(OrderItem, OrderItem.id == Commit.order_item_id)
+            .join(SalesOrder, SalesOrder.id == OrderItem.sales_order_id)
+            .join(SalesOrderStatus, SalesOrderStatus.id == SalesOrder.status_id)
+            .where(Commit.released_at.is_(None))
+            .subquery()
         )
         query = (
             select(
@@ -155,23 +177,35 @@ def list_(
                 InventoryStatus.name,
                 Warehouse.name,
                 InventoryItem.cost,
+                held.c.sales_order_id,
+                held.c.external_order_id,
+                held.c.order_status,
             )
             .join(ProductVariation, ProductVariation.id == InventoryItem.variation_id)
             .join(Product, Product.id == ProductVariation.product_id)
             .join(InventoryStatus, InventoryStatus.id == InventoryItem.status_id)
             .outerjoin(Warehouse, Warehouse.id == InventoryItem.warehouse_id)
+            .outerjoin(held, held.c.inventory_item_id == InventoryItem.id)
             .order_by(InventoryItem.id.desc())
             .limit(limit)
         )
         if sku is not None:
             found = repo.find_sku(session, sku)
             if found is None:
-                fail(f"unknown SKU {sku!r}", 2)
+                fail(f"--sku: unknown SKU {sku!r}", 2)
             query = query.where(InventoryItem.variation_id == found.variation_id)
         if status is not None:
-            query = query.where(InventoryStatus.name.ilike(status))
+            status_row = repo.inventory_status_by_name(session, status)
+            if status_row is None:
+                fail(f"--status: unknown status {status!r}", 2)
+            query = query.where(InventoryItem.status_id == status_row.id)
         if warehouse is not None:
-            query = query.where(Warehouse.name.ilike(warehouse))
+            warehouse_row = repo.warehouse_by_name(session, warehouse)
+            if warehouse_row is None:
+                fail(f"--warehouse: unknown warehouse {warehouse!r}", 2)
+            query = query.where(InventoryItem.warehouse_id == warehouse_row.id)
+        if free:
+            query = query.where(held.c.inventory_item_id.is_(None))
         rows = session.execute(query).all()
     table = Table(
         key("id"),
@@ -183,9 +217,12 @@ def list_(
         "status",
         "warehouse",
         "cost",
+        key("held for order"),
     )
     for row in rows:
-        id_, imei, serial, skus, make, model, storage, colour, grade, st, wh, cost = row
+        id_, imei, serial, skus, make, model, storage, colour, grade, st, wh, cost = (
+            row[:12]
+        )
         table.add_row(
             str(id_),
             imei or "",
@@ -196,6 +233,7 @@ def list_(
             escape(st),
             escape(wh or "(none)"),
             "" if cost is None else str(cost),
+            _held_for(*row[12:]),
         )
     out.print(table)
     if not rows:
@@ -229,6 +267,17 @@ def move(
         item_id = device.id
     out.print(f"device {item_id} moved")
     wake_quantity_sync("stock moved")
+
+
+def _held_for(
+    sales_order_id: int | None, order_id: int | None, order_status: str | None
+) -> str:
+    """The order a device is committed to and its status, e.g. "7001 Shipped"."""
+    if sales_order_id is None:
+        return ""
+    # An order from another channel has no Back Market id: our own id, marked.
+    order = str(order_id) if order_id is not None else f"#{sales_order_id}"
+    return escape(f"{order} {order_status}")
 
 
 def _cost(text: str) -> Decimal:
