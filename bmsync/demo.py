@@ -34,6 +34,8 @@ from database.inventory import (
 )
 from database.listings import forget_backmarket_quantities
 from database.models import (
+    AccountStatusMap,
+    BackMarketPhase,
     Commit,
     InventoryItem,
     Listing,
@@ -333,7 +335,7 @@ async def run_scenario(
     # The last shipments move stock; the quantity sync gets its few seconds to
     # follow them even when the orders used up the whole time.
     in_step = await _wait_in_step(
-        world, account_id, max(deadline, time.monotonic() + IN_STEP_GRACE_S)
+        world, account_id, placed, max(deadline, time.monotonic() + IN_STEP_GRACE_S)
     )
     return _report(
         world,
@@ -375,14 +377,58 @@ async def _return_one(
 
 
 async def _wait_in_step(
-    world: DemoWorld, account_id: int, deadline: float
+    world: DemoWorld, account_id: int, placed: list[PlacedOrder], deadline: float
 ) -> tuple[int, int]:
-    """(listings whose Back Market quantity equals ours, mapped listings)."""
+    """(listings whose Back Market quantity equals ours, mapped listings).
+
+    Waits, too, for every sales order to reach the status its outcome maps to: an
+    order's status is recorded just after its workflow moves on.
+    """
     while True:
         in_step, mapped = _listings_in_step(world, account_id)
-        if in_step == mapped or time.monotonic() > deadline:
+        settled = not _status_mismatches(world, account_id, placed)
+        if (in_step == mapped and settled) or time.monotonic() > deadline:
             return in_step, mapped
         await asyncio.sleep(1)
+
+
+def _status_mismatches(
+    world: DemoWorld, account_id: int, placed: list[PlacedOrder]
+) -> list[str]:
+    """Sales orders whose status is not the one their outcome maps to."""
+    expected = {
+        order.order_id: (
+            BackMarketPhase.SHIPPED if order.open_lines else BackMarketPhase.CANCELLED
+        )
+        for order in placed
+    }
+    with world.session_factory() as session:
+        mapped: dict[str, str] = dict(
+            session.execute(
+                select(AccountStatusMap.phase, SalesOrderStatus.name)
+                .join(
+                    SalesOrderStatus,
+                    SalesOrderStatus.id == AccountStatusMap.sales_order_status_id,
+                )
+                .where(AccountStatusMap.account_id == account_id)
+            ).all()
+        )
+        actual: dict[int | None, str] = dict(
+            session.execute(
+                select(SalesOrder.external_order_id, SalesOrderStatus.name)
+                .join(SalesOrderStatus, SalesOrderStatus.id == SalesOrder.status_id)
+                .where(SalesOrder.account_id == account_id)
+            ).all()
+        )
+    problems = []
+    for order_id, phase in expected.items():
+        wanted = mapped.get(phase.value)
+        if wanted is not None and actual.get(order_id) != wanted:
+            problems.append(
+                f"order {order_id}: sales order status {actual.get(order_id)}, "
+                f"not {wanted}"
+            )
+    return problems
 
 
 def _listings_in_step(world: DemoWorld, account_id: int) -> tuple[int, int]:
@@ -584,6 +630,7 @@ def _report(
     for order_id, why in unfinished.items():
         problems.append(f"order {order_id} did not finish in time: {why}")
 
+    problems.extend(_status_mismatches(world, account_id, placed))
     statuses = _statuses(world.session_factory, account_id)
     imported = sum(statuses.values())
     if imported != len(placed):

@@ -36,7 +36,7 @@ async def test_two_hundred_orders_each_accepted_and_shipped_exactly_once(
         fail_on_workflow_bugs=True,
     )
 
-    assert report.problems == []
+    assert report.problems == [], "\n".join(report.problems)
     figures = report.figures
     assert figures["orders_imported"] == 200
     assert figures["lines_validated"] == figures["lines_expected"]

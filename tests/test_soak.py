@@ -33,7 +33,7 @@ async def test_orders_survive_kills_restarts_and_faults(
 
     report = await soak(config, tmp_path, temporal=dev_client, payload_key=PAYLOAD_KEY)
 
-    assert report.problems == []
+    assert report.problems == [], "\n".join(report.problems)
     figures = report.figures
     assert figures["worker_kills"] == 2
     assert figures["postgres_restarts"] == 1
