@@ -37,7 +37,12 @@ from database.models import (
     Warehouse,
 )
 from database.quantity import calculated_quantity
-from domain.orders import LINE_ACCEPTED, LINE_PAID, LINE_SHIPPED
+from domain.orders import (
+    LINE_ACCEPTED,
+    LINE_PAID,
+    LINE_SHIPPED,
+    LINE_STATES_CLOSED,
+)
 
 FOREIGN_WRITE_KIND = "foreign_write"
 ORDER_VALIDATE_KIND = "order_validate"
@@ -408,9 +413,10 @@ def diagnose_order(session: Session, account: Account, order_id: int) -> list[Ch
         )
     )
     checks.append(_unknown_skus(session, account, items))
-    checks.append(_validated_before_shipment(session, account, order, items))
-    checks.append(_auto_validate(account, items))
     commits = _open_commits(session, items)
+    checks.append(_validated_before_shipment(session, account, order, items, commits))
+    checks.append(_devices_for_shipment(session, account, order, items, commits))
+    checks.append(_auto_validate(account, items))
     checks.append(_identifiers(commits))
     checks.append(_fulfils(session, commits))
     checks.append(
@@ -472,21 +478,22 @@ def _unknown_skus(
     )
 
 
+@dataclass(frozen=True)
+class _Committed:
+    item: OrderItem
+    device: InventoryItem
+
+
 def _validated_before_shipment(
     session: Session,
     account: Account,
     order: SalesOrder,
     items: Sequence[OrderItem],
+    commits: Sequence[_Committed],
 ) -> Check:
     name = "validated before the shipment"
-    shipments = list(
-        session.scalars(
-            select(Shipment)
-            .where(Shipment.sales_order_id == order.id)
-            .order_by(Shipment.created_at)
-        )
-    )
-    if not shipments:
+    shipment = _first_shipment(session, order)
+    if shipment is None:
         return Check(name, True, "no shipment added yet")
     validated_at = session.scalar(
         select(func.min(SyncLogEntry.at)).where(
@@ -499,7 +506,6 @@ def _validated_before_shipment(
     accepted_on_backmarket = any(
         item.external_state in (LINE_ACCEPTED, LINE_SHIPPED) for item in items
     )
-    shipment = shipments[0]
     added = f"shipment {shipment.tracking_number} added {_when(shipment.created_at)}"
     if shipment.sent_at is not None:
         return Check(name, True, f"{added}, sent {_when(shipment.sent_at)}")
@@ -515,6 +521,9 @@ def _validated_before_shipment(
         when = f"validated later, {_when(validated_at)}"
     else:
         when = "the order is validated"
+    if _lines_short_of_devices(items, commits):
+        # Held for its devices, which the next check names.
+        return Check(name, True, f"{added}, {when}")
     return Check(
         name,
         False,
@@ -523,6 +532,60 @@ def _validated_before_shipment(
         f"(bmsync status) and bmsync orders show {account.name} "
         f"{order.external_order_id}",
     )
+
+
+def _devices_for_shipment(
+    session: Session,
+    account: Account,
+    order: SalesOrder,
+    items: Sequence[OrderItem],
+    commits: Sequence[_Committed],
+) -> Check:
+    name = "devices committed before the shipment"
+    shipment = _first_shipment(session, order)
+    if shipment is None or shipment.sent_at is not None:
+        return Check(name, True, "no shipment waits for devices")
+    short = _lines_short_of_devices(items, commits)
+    if not short:
+        return Check(name, True, "every open line has its devices committed")
+    described = "; ".join(
+        f"orderline {item.external_orderline_id} has {have} of {item.quantity}"
+        for item, have in short
+    )
+    fixes = "; ".join(
+        f"bmsync orders commit {account.name} {order.external_order_id} "
+        f"{item.external_orderline_id} <IMEI>"
+        for item, _ in short
+    )
+    return Check(
+        name,
+        False,
+        f"shipment {shipment.tracking_number} is held until its devices are "
+        f"committed: {described}",
+        fixes,
+    )
+
+
+def _first_shipment(session: Session, order: SalesOrder) -> Shipment | None:
+    return session.scalars(
+        select(Shipment)
+        .where(Shipment.sales_order_id == order.id)
+        .order_by(Shipment.created_at)
+        .limit(1)
+    ).first()
+
+
+def _lines_short_of_devices(
+    items: Sequence[OrderItem], commits: Sequence[_Committed]
+) -> list[tuple[OrderItem, int]]:
+    """Open lines with fewer devices committed than units sold, and how many."""
+    held = Counter(commit.item.id for commit in commits)
+    return [
+        (item, held[item.id])
+        for item in items
+        if item.external_state not in LINE_STATES_CLOSED
+        and held[item.id] < item.quantity
+    ]
 
 
 def _auto_validate(account: Account, items: Sequence[OrderItem]) -> Check:
@@ -543,12 +606,6 @@ def _auto_validate(account: Account, items: Sequence[OrderItem]) -> Check:
         f"bmsync settings set {account.name} auto-validate on, or validate by hand: "
         "bmsync orders validate ...",
     )
-
-
-@dataclass(frozen=True)
-class _Committed:
-    item: OrderItem
-    device: InventoryItem
 
 
 def _open_commits(session: Session, items: Sequence[OrderItem]) -> list[_Committed]:

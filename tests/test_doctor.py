@@ -442,6 +442,7 @@ def test_a_healthy_order_passes_every_check(
         "order imported",
         "no unknown SKU lines",
         "validated before the shipment",
+        "devices committed before the shipment",
         "auto-validate on",
         "IMEI/ESN on the committed devices",
         "committed devices fulfil their lines",
@@ -513,6 +514,7 @@ def test_a_shipment_validated_later_but_still_unsent_is_reported(
     session: Session, account: Account, variation: int
 ) -> None:
     sales_order_id = import_order(session, account)
+    commit(session, add_device(session, variation))
     ship(session, sales_order_id, T0)
     validated_at(session, account, T0 + timedelta(minutes=5))
 
@@ -522,6 +524,22 @@ def test_a_shipment_validated_later_but_still_unsent_is_reported(
 
     assert not check.ok and "validated later" in check.detail
     assert "worker" in check.fix
+
+
+def test_a_shipment_waiting_for_its_device_names_the_line_to_commit(
+    session: Session, account: Account, variation: int
+) -> None:
+    sales_order_id = import_order(session, account)
+    validated_at(session, account, T0)
+    ship(session, sales_order_id, T0 + timedelta(minutes=1))
+
+    checks = diagnose_order(session, account, ORDER_ID)
+
+    assert answer(checks, "validated before the shipment").ok
+    held = answer(checks, "devices committed before the shipment")
+    assert not held.ok
+    assert f"orderline {LINE_ID} has 0 of 1" in held.detail
+    assert f"bmsync orders commit acme {ORDER_ID} {LINE_ID}" in held.fix
 
 
 def test_a_shipment_sent_after_validation_is_fine(
