@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from backmarket.client import LOCALES
+from backmarket.client import HOSTS, LOCALES
 from backmarket.client import Platform as BackMarketPlatform
 from database.inventory import (
     inventory_status_by_name,
@@ -106,6 +106,13 @@ def create_account(
         preprod=preprod,
         base_url=base_url,
     )
+    holder = token_holder(session, account)
+    if holder is not None:
+        # Two accounts of one merchant would import the same orders, and clash.
+        raise AccountError(
+            f"account {holder.name!r} already uses this token on {host_of(account)}:"
+            " a Back Market merchant is connected once"
+        )
     account.settings = AccountSettings()
     session.add(account)
     session.flush()
@@ -153,6 +160,39 @@ def require_account(session: Session, name: str) -> Account:
     if account is None:
         raise AccountError(f"no account named {name!r}")
     return account
+
+
+def host_of(account: Account) -> str:
+    """The host the account's requests go to."""
+    host = (
+        account.base_url
+        or HOSTS[(BackMarketPlatform(account.platform), account.preprod)]
+    )
+    return host.rstrip("/")
+
+
+def token_holder(session: Session, account: Account) -> Account | None:
+    """Another account with the same token on the same host, if any.
+
+    Tokens are compared in the clear: decrypted, or read from their environment
+    variable; a token that cannot be read here (its variable unset) is not compared.
+    """
+    token = _readable_token(account)
+    if token is None:
+        return None
+    host = host_of(account)
+    for other in list_accounts(session):
+        if other is not account and host_of(other) == host:
+            if _readable_token(other) == token:
+                return other
+    return None
+
+
+def _readable_token(account: Account) -> str | None:
+    try:
+        return resolve_token(account).strip()
+    except TokenUnavailable:
+        return None
 
 
 # --- tokens -----------------------------------------------------------------------

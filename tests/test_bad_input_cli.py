@@ -109,6 +109,33 @@ def test_accounts_add_refuses_a_name_taken_and_an_empty_token(
     assert snapshot(engine) == before
 
 
+def test_accounts_add_refuses_a_token_another_account_uses_on_the_same_host(
+    stocked: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def add(name: str, *options: str) -> Result:
+        args = ["accounts", "add", name, "--platform", "eu", "--no-check"]
+        return stocked.invoke(app, [*args, *options])
+
+    monkeypatch.setenv("SHARED_TOKEN", "a-token")  # acme's, as BMSYNC_TOKEN was
+    before = snapshot(engine)
+    again = add("acme-2")
+    by_reference = add("acme-3", "--token-env", "SHARED_TOKEN")
+
+    assert_refused(again, 1, "'acme'", "token")
+    assert_refused(by_reference, 1, "'acme'", "token")
+    assert snapshot(engine) == before
+
+    monkeypatch.setenv("REFERENCED_TOKEN", "another-token")
+    referenced = add("ref", "--token-env", "REFERENCED_TOKEN")
+    monkeypatch.setenv("BMSYNC_TOKEN", "another-token")
+    same_as_referenced = add("copy")
+    on_another_host = add("copy", "--preprod")
+
+    assert referenced.exit_code == 0, referenced.stderr
+    assert_refused(same_as_referenced, 1, "'ref'")
+    assert on_another_host.exit_code == 0, on_another_host.stderr
+
+
 @pytest.mark.parametrize(
     ("account", "key", "value", "named"),
     [
