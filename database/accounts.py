@@ -37,6 +37,7 @@ from database.models import (
     SalesOrderStatus,
     Warehouse,
 )
+from domain.text import quoted
 from runtime.settings import get_settings
 
 SECRET_KEY_ENV = "BMSYNC_SECRET_KEY"
@@ -83,21 +84,27 @@ def create_account(
     """A new account with default settings, counted stock and status mapping."""
     if not ACCOUNT_NAME.fullmatch(name):
         raise AccountError(
-            f"account name {name!r}: use 1 to 100 letters, digits, '.', '_' or '-'"
+            f"account name {quoted(name)}: use 1 to 100 letters, digits, '.', '_' "
+            "or '-'"
         )
     if base_url is not None and not base_url.startswith(("http://", "https://")):
-        raise AccountError(f"base URL {base_url!r} must start with http:// or https://")
+        raise AccountError(
+            f"base URL {quoted(base_url)} must start with http:// or https://"
+        )
     if platform not in {p.value for p in Platform}:
-        raise AccountError(f"platform must be one of eu, us, ap, not {platform!r}")
+        raise AccountError(
+            f"platform must be one of eu, us, ap, not {quoted(platform)}"
+        )
     locales = LOCALES[BackMarketPlatform(platform)]
     if locale not in locales:
         raise AccountError(
-            f"locale must be one of {', '.join(locales)} on {platform}, not {locale!r}"
+            f"locale must be one of {', '.join(locales)} on {platform}, not "
+            f"{quoted(locale)}"
         )
     if not token_ref.startswith(("env:", "enc:")):
         raise AccountError("token_ref must start with 'env:' or 'enc:'")
     if get_account(session, name) is not None:
-        raise AccountError(f"an account named {name!r} exists already")
+        raise AccountError(f"an account named {quoted(name)} exists already")
     account = Account(
         name=name,
         platform=platform,
@@ -158,7 +165,7 @@ def get_account(session: Session, name: str) -> Account | None:
 def require_account(session: Session, name: str) -> Account:
     account = get_account(session, name)
     if account is None:
-        raise AccountError(f"no account named {name!r}")
+        raise AccountError(f"no account named {quoted(name)}")
     return account
 
 
@@ -200,7 +207,7 @@ def _readable_token(account: Account) -> str | None:
 
 def env_token_ref(variable: str) -> str:
     if not variable or not variable.replace("_", "").isalnum():
-        raise AccountError(f"{variable!r} is not an environment variable name")
+        raise AccountError(f"{quoted(variable)} is not an environment variable name")
     return f"env:{variable}"
 
 
@@ -277,16 +284,18 @@ def _boolean(value: str) -> bool:
         return True
     if lowered in {"off", "false", "no", "0"}:
         return False
-    raise AccountError(f"{value!r} is not on/off")
+    raise AccountError(f"{quoted(value)} is not on/off")
 
 
 def _whole_number(value: str, low: int, high: int, unit: str = "") -> int:
     try:
         number = int(value)
     except ValueError:
-        raise AccountError(f"{value!r} is not a whole number") from None
+        raise AccountError(f"{quoted(value)} is not a whole number") from None
     if not low <= number <= high:
-        raise AccountError(f"must be {low} to {high}{unit}, not {number}")
+        raise AccountError(
+            f"must be {low} to {high}{unit}, not {quoted(value.strip())}"
+        )
     return number
 
 
@@ -301,7 +310,7 @@ def _interval(value: str) -> int:
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value not in choices:
-            raise AccountError(f"{value!r} is not one of {', '.join(choices)}")
+            raise AccountError(f"{quoted(value)} is not one of {', '.join(choices)}")
         return value
 
     return parse
@@ -386,7 +395,7 @@ def set_setting(session: Session, account: Account, key: str, value: str) -> Non
         set_status_map(session, account.id, key.removeprefix(STATUS_MAP_PREFIX), value)
     else:
         raise AccountError(
-            f"unknown setting {key!r}; one of: {', '.join(setting_keys())}"
+            f"unknown setting {quoted(key)}; one of: {', '.join(setting_keys())}"
         )
     session.flush()
 
@@ -416,7 +425,9 @@ def set_counted_statuses(
     for name in names:
         status = inventory_status_by_name(session, name)
         if status is None:
-            raise AccountError(f"counted-statuses: unknown inventory status {name!r}")
+            raise AccountError(
+                f"counted-statuses: unknown inventory status {quoted(name)}"
+            )
         ids.append(status.id)
     session.execute(
         delete(AccountCountedStatus).where(
@@ -438,7 +449,7 @@ def set_counted_warehouses(
     for name in names:
         warehouse = warehouse_by_name(session, name)
         if warehouse is None:
-            raise AccountError(f"counted-warehouses: unknown warehouse {name!r}")
+            raise AccountError(f"counted-warehouses: unknown warehouse {quoted(name)}")
         ids.append(warehouse.id)
     session.execute(
         delete(AccountCountedWarehouse).where(
@@ -457,10 +468,12 @@ def set_status_map(
     """Map a Back Market phase to one of our sales order statuses."""
     if phase not in {p.value for p in BackMarketPhase}:
         phases = ", ".join(p.value for p in BackMarketPhase)
-        raise AccountError(f"unknown Back Market phase {phase!r}; one of: {phases}")
+        raise AccountError(
+            f"unknown Back Market phase {quoted(phase)}; one of: {phases}"
+        )
     status = sales_order_status_by_name(session, status_name)
     if status is None:
-        raise AccountError(f"unknown sales order status {status_name!r}")
+        raise AccountError(f"unknown sales order status {quoted(status_name)}")
     must_be_open = phase in OPEN_PHASES
     if status.counts_as_open != must_be_open:
         # Outstanding units follow the status: a sold order that does not count as

@@ -25,6 +25,7 @@ from database.models import (
     Sku,
 )
 from database.quantity import calculated_quantities
+from domain.text import quoted
 
 SKIPPED_SKUS_SHOWN = 5
 
@@ -163,7 +164,7 @@ def find_listing(session: Session, account_id: int, ref: str) -> Listing:
     found = lookup_listing(session, account_id, ref)
     if found is None:
         raise NotFound(
-            f"no listing {ref.strip()!r} in this account (our id, Back Market's "
+            f"no listing {quoted(ref.strip())} in this account (our id, Back Market's "
             "uuid or legacy id, or SKU)"
         )
     return found
@@ -201,7 +202,7 @@ def resolve_variation(session: Session, account_id: int, ref: str) -> int:
         return sku.variation_id
     if ref.isdigit() and session.get(ProductVariation, int(ref)) is not None:
         return int(ref)
-    raise NotFound(f"no variation {ref!r} (a variation id or a SKU code)")
+    raise NotFound(f"no variation {quoted(ref)} (a variation id or a SKU code)")
 
 
 def map_listing(

@@ -4,6 +4,7 @@ Every case checks the exit code, that the message names what was wrong, that no
 traceback shows, and that every table holds exactly what it held before.
 """
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 from bmsync.cli import app
-from database.models import Base
+from database.models import Account, Base, Listing
 from runtime.settings import get_settings
 
 SKU = "IP15-128-BLK-GOOD"
@@ -151,7 +152,6 @@ def test_accounts_add_refuses_a_token_another_account_uses_on_the_same_host(
         ("acme", "counted-warehouses", ",", ["counted-warehouses", "at least one"]),
         ("acme", "counted-statuses", " ", ["counted-statuses", "at least one"]),
         ("acme", "no-such-key", "1", ["no-such-key"]),
-        ("nobody", "quantity-sync", "on", ["nobody"]),
     ],
 )
 def test_settings_set_refuses_bad_keys_and_values_and_changes_nothing(
@@ -228,7 +228,7 @@ HEADER = "imei,sku,status,warehouse,cost"
         (f"{HEADER}\n356938035643809,{SKU},Available,Main,1e12\n", ["cost"]),
         ("colour,grade\nBlack,Good\n", ["sku"]),
         ("", ["line"]),
-        (b"\xff\xfe\x00bad bytes\n", ["utf-8"]),
+        (b"imei,sku\n\xff\xfe\x00bad bytes\n", ["utf-8", "at byte offset 9"]),
         (f"{HEADER}\n{IMEI},{SKU},Available,Main,10\n", ["already in stock"]),
         (f"{HEADER}\n356938035643809,{SKU}\x00,Available,Main,\n", ["sku", "NUL"]),
         (
@@ -369,3 +369,86 @@ def test_text_the_database_cannot_store_is_refused_by_every_command(
         assert "UTF-8" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["orders", "list", "nosuch"],
+        ["settings", "show", "nosuch"],
+        ["settings", "set", "nosuch", "quantity-sync", "on"],
+        ["log", "--account", "nosuch"],
+        ["pricing", "show", "nosuch"],
+        ["pricing", "set", "nosuch", "SKU", "--price", "10"],
+        ["quantities", "plan", "nosuch"],
+        ["listings", "show", "nosuch", "SKU"],
+        ["listings", "unmapped", "nosuch"],
+        ["doctor", "order", "nosuch", "1"],
+        ["accounts", "show", "nosuch"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_an_unknown_account_is_the_same_error_everywhere(
+    stocked: CliRunner, args: list[str]
+) -> None:
+    result = stocked.invoke(app, args)
+
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.strip() == "error: no account named 'nosuch'"
+
+
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [
+        ("safety-buffer", "safety-buffer"),
+        ("quantity-sync", "quantity-sync"),
+        ("listing-import-scope", "listing-import-scope"),
+        ("counted-warehouses", "counted-warehouses"),
+        ("status-map.paid", "status"),
+    ],
+)
+def test_a_huge_value_is_echoed_cut_short(
+    stocked: CliRunner, engine: Engine, key: str, named: str
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["settings", "set", "acme", key, "9" * 100_000])
+
+    assert_refused(result, 2, named, "100000 characters")
+    assert len(result.stderr) < 300, len(result.stderr)
+    assert snapshot(engine) == before
+
+
+def test_listing_commands_say_plainly_what_they_mean(
+    stocked: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BMSYNC_CONTACT_EMAIL", "ops@acme.example")
+    get_settings.cache_clear()
+    with Session(engine) as session, session.begin():
+        account_id = session.scalars(select(Account.id)).one()
+        # One listing Back Market holds at its calculated quantity (the one device),
+        # one that no stock maps to.
+        for sku, quantity in ((SKU, 1), ("NOT-IN-CATALOG", 3)):
+            session.add(
+                Listing(
+                    account_id=account_id,
+                    backmarket_uuid=uuid.uuid4(),
+                    sku=sku,
+                    quantity=quantity,
+                )
+            )
+
+    shown = stocked.invoke(app, ["listings", "show", "acme", SKU])
+    both = stocked.invoke(
+        app, ["listings", "map", "acme", SKU, "--by-sku", "--variation", "1"]
+    )
+    planned = stocked.invoke(app, ["quantities", "plan", "acme"])
+    price_help = stocked.invoke(app, ["pricing", "set", "--help"])
+    free = stocked.invoke(app, ["pricing", "set", "acme", SKU, "--price", "0"])
+
+    assert shown.exit_code == 0, shown.stderr
+    assert "never pushed" in shown.output and "None" not in shown.output
+    assert_refused(both, 2, "--variation", "--by-sku", "cannot be combined")
+    assert planned.exit_code == 0, planned.stderr
+    assert "would push 0, unchanged 1, skipped 1" in planned.output
+    assert "more than 0" in price_help.output and "x>=0" not in price_help.output
+    assert_refused(free, 2, "--price", "greater than 0")

@@ -196,4 +196,4 @@ async def test_the_listing_commands_map_show_and_list(
     assert "58 unmapped listing(s)" in after.output
     assert "no variation chosen" in after.output
     assert opportunities.exit_code == 0 and "Test Phone 1" in opportunities.output
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1 and "no listing 'NO-SUCH'" in refused.stderr

@@ -31,6 +31,7 @@ from database.models import (
 )
 from domain.imei import InvalidImei
 from domain.inventory import MAX_COST, StockImportError
+from domain.text import quoted
 
 app = typer.Typer(help="Devices in stock.", no_args_is_help=True)
 out = Console()
@@ -51,7 +52,10 @@ def import_(
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        fail(f"{file} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV")
+        fail(
+            f"{file} is not UTF-8 text (at byte offset {exc.start}); save it as UTF-8 "
+            "CSV"
+        )
     try:
         with command_session() as session:
             account_id = (
@@ -100,11 +104,11 @@ def add(
             status_row = repo.inventory_status_by_name(session, status)
             warehouse_row = repo.warehouse_by_name(session, warehouse)
             if found_sku is None:
-                fail(f"unknown SKU {sku!r}", 2)
+                fail(f"unknown SKU {quoted(sku)}", 2)
             if status_row is None:
-                fail(f"unknown inventory status {status!r}", 2)
+                fail(f"unknown inventory status {quoted(status)}", 2)
             if warehouse_row is None:
-                fail(f"unknown warehouse {warehouse!r}", 2)
+                fail(f"unknown warehouse {quoted(warehouse)}", 2)
             item = repo.add_inventory_item(
                 session,
                 imei=imei,
@@ -192,17 +196,17 @@ def list_(
         if sku is not None:
             found = repo.find_sku(session, sku)
             if found is None:
-                fail(f"--sku: unknown SKU {sku!r}", 2)
+                fail(f"--sku: unknown SKU {quoted(sku)}", 2)
             query = query.where(InventoryItem.variation_id == found.variation_id)
         if status is not None:
             status_row = repo.inventory_status_by_name(session, status)
             if status_row is None:
-                fail(f"--status: unknown status {status!r}", 2)
+                fail(f"--status: unknown status {quoted(status)}", 2)
             query = query.where(InventoryItem.status_id == status_row.id)
         if warehouse is not None:
             warehouse_row = repo.warehouse_by_name(session, warehouse)
             if warehouse_row is None:
-                fail(f"--warehouse: unknown warehouse {warehouse!r}", 2)
+                fail(f"--warehouse: unknown warehouse {quoted(warehouse)}", 2)
             query = query.where(InventoryItem.warehouse_id == warehouse_row.id)
         if free:
             query = query.where(held.c.inventory_item_id.is_(None))
@@ -252,16 +256,18 @@ def move(
     with command_session() as session:
         device = repo.find_item_by_identifier(session, identifier)
         if device is None:
-            fail(f"no device in stock has IMEI or serial {identifier.strip()!r}", 2)
+            fail(
+                f"no device in stock has IMEI or serial {quoted(identifier.strip())}", 2
+            )
         if status is not None:
             status_row = repo.inventory_status_by_name(session, status)
             if status_row is None:
-                fail(f"--status: unknown inventory status {status!r}", 2)
+                fail(f"--status: unknown inventory status {quoted(status)}", 2)
             device.status_id = status_row.id
         if warehouse is not None:
             warehouse_row = repo.warehouse_by_name(session, warehouse)
             if warehouse_row is None:
-                fail(f"--warehouse: unknown warehouse {warehouse!r}", 2)
+                fail(f"--warehouse: unknown warehouse {quoted(warehouse)}", 2)
             device.warehouse_id = warehouse_row.id
         device.updated_at = datetime.now(UTC)
         item_id = device.id
@@ -284,7 +290,7 @@ def _cost(text: str) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        fail(f"--cost must be an amount like 120.50, not {text!r}", 2)
+        fail(f"--cost must be an amount like 120.50, not {quoted(text)}", 2)
     if not amount.is_finite() or not 0 <= amount <= MAX_COST:
-        fail(f"--cost must be from 0 to {MAX_COST}, not {text!r}", 2)
+        fail(f"--cost must be from 0 to {MAX_COST}, not {quoted(text)}", 2)
     return amount

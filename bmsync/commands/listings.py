@@ -26,6 +26,7 @@ from database.listings import (
     unmap_listing,
     unmapped_listings,
 )
+from database.models import Listing
 from database.quantity import calculated_quantity
 from domain.listings import ImportListingsInput, ImportListingsResult
 from runtime.settings import get_settings
@@ -87,7 +88,9 @@ def map_(
     ] = False,
 ) -> None:
     """Map a listing to chosen variations, or back to matching by its SKU."""
-    if bool(variation) == by_sku:
+    if variation and by_sku:
+        fail("--variation and --by-sku cannot be combined: give one of them", 2)
+    if not variation and not by_sku:
         fail("give --variation (one or more) or --by-sku", 2)
     with command_session() as session:
         try:
@@ -103,7 +106,7 @@ def map_(
             map_listing(session, row, chosen)
             views = mapped_variations(session, row)
         except (AccountError, NotFound) as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
         sku = row.sku
     how = "by SKU" if by_sku else "to chosen variations"
     out.print(f"{escape(sku)} mapped {how}:")
@@ -121,7 +124,7 @@ def unmap(account: str, listing: str) -> None:
         try:
             row = find_listing(session, require_account(session, account).id, listing)
         except (AccountError, NotFound) as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
         unmap_listing(session, row)
         sku = row.sku
     out.print(f"{escape(sku)} unmapped: its quantity is no longer pushed")
@@ -135,7 +138,7 @@ def show(account: str, listing: str) -> None:
             account_id = require_account(session, account).id
             row = find_listing(session, account_id, listing)
         except (AccountError, NotFound) as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
         views = mapped_variations(session, row)
         quantity = calculated_quantity(session, account_id, row.id)
         table = Table("field", "value", show_header=False)
@@ -145,11 +148,9 @@ def show(account: str, listing: str) -> None:
         table.add_row(
             "on Back Market", "no (gone)" if row.gone_from_backmarket else "yes"
         )
-        table.add_row("publication state", str(row.publication_state))
-        table.add_row("Back Market quantity", str(row.quantity))
-        table.add_row(
-            "last pushed", f"{row.last_pushed_quantity} at {row.last_pushed_at}"
-        )
+        table.add_row("publication state", _known(row.publication_state))
+        table.add_row("Back Market quantity", _known(row.quantity))
+        table.add_row("last pushed", _last_pushed(row))
         table.add_row("mapping", row.mapping_mode)
         for view in views:
             table.add_row("  variation", f"{view.variation_id} {escape(view.label)}")
@@ -177,7 +178,7 @@ def unmapped(account: str) -> None:
         try:
             account_id = require_account(session, account).id
         except AccountError as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
         rows = unmapped_listings(session, account_id)
     table = Table(key("listing"), key("sku"), "title", "why")
     for item in rows:
@@ -198,7 +199,7 @@ def opportunities(account: str) -> None:
         try:
             account_id = require_account(session, account).id
         except AccountError as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
         rows = listing_opportunities(session, account_id)
     table = Table(key("variation"), "product", key("SKUs"), "sellable")
     for item in rows:
@@ -213,12 +214,22 @@ def opportunities(account: str) -> None:
         out.print("no opportunities: every variation with sellable stock has a listing")
 
 
+def _known(value: int | None) -> str:
+    return "not read yet" if value is None else str(value)
+
+
+def _last_pushed(row: Listing) -> str:
+    if row.last_pushed_at is None:
+        return "never pushed"
+    return f"{row.last_pushed_quantity} at {row.last_pushed_at:%Y-%m-%d %H:%M:%S}"
+
+
 def _account_id(account: str) -> int:
     with command_session() as session:
         try:
             return require_account(session, account).id
         except AccountError as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
 
 
 def run_on_temporal(

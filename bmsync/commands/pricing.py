@@ -35,7 +35,7 @@ def show(account: str) -> None:
         try:
             account_id = require_account(session, account).id
         except AccountError as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
         rows = pricing_rows(session, account_id)
     table = Table(
         key("listing"), key("sku"), "price", "min price", "to win", "winning", "comment"
@@ -60,8 +60,12 @@ def show(account: str) -> None:
 def set_(
     account: str,
     listing: Annotated[str, typer.Argument(help="our id, Back Market's uuid or SKU")],
-    min_price: Annotated[Decimal | None, typer.Option(min=0)] = None,
-    price: Annotated[Decimal | None, typer.Option(min=0)] = None,
+    min_price: Annotated[
+        Decimal | None, typer.Option(help="0 or more, in the listing's currency")
+    ] = None,
+    price: Annotated[
+        Decimal | None, typer.Option(help="more than 0, in the listing's currency")
+    ] = None,
     comment: Annotated[str | None, typer.Option(help="at most 500 characters")] = None,
 ) -> None:
     """Change a listing's min price, price or comment on Back Market, then here."""
@@ -82,7 +86,7 @@ def set_(
             account_id = require_account(session, account).id
             listing_id = find_listing(session, account_id, listing).id
         except (AccountError, NotFound) as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
     request = request.model_copy(
         update={"account_id": account_id, "listing_id": listing_id}
     )

@@ -18,6 +18,7 @@ from database.accounts import (
     setting_keys,
     settings_view,
 )
+from domain.text import quoted
 
 app = typer.Typer(help="Per-account settings.", no_args_is_help=True)
 out = Console()
@@ -55,12 +56,16 @@ def set_(account: str, key: str, value: str) -> None:
     counted-statuses and counted-warehouses take comma-separated names.
     """
     if key not in setting_keys():
-        fail(f"unknown setting {key!r}; one of: {', '.join(setting_keys())}", 2)
-    try:
-        with command_session() as session:
-            set_setting(session, require_account(session, account), key, value)
-    except AccountError as exc:
-        fail(str(exc), 2)
+        fail(f"unknown setting {quoted(key)}; one of: {', '.join(setting_keys())}", 2)
+    with command_session() as session:
+        try:
+            found = require_account(session, account)
+        except AccountError as exc:
+            fail(str(exc))
+        try:
+            set_setting(session, found, key, value)
+        except AccountError as exc:
+            fail(str(exc), 2)
     out.print(f"{escape(account)}: {key} = {escape(value)}")
     if key in MOVES_QUANTITIES or key.startswith(STATUS_MAP_PREFIX):
         wake_quantity_sync(f"setting {key} changed")
