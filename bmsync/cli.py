@@ -15,6 +15,7 @@ from bmsync.commands import (
     orders,
     pricing,
     quantities,
+    returns,
     runtime_cmds,
     sandbox_cmd,
     settings_cmd,
@@ -56,4 +57,5 @@ app.add_typer(orders.app, name="orders")
 app.add_typer(listings.app, name="listings")
 app.add_typer(quantities.app, name="quantities")
 app.add_typer(pricing.app, name="pricing")
+app.add_typer(returns.app, name="returns")
 api_cmd.register(app)
