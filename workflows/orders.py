@@ -189,11 +189,13 @@ class OrderWorkflow:
             self.requests_open.add(request_id)
         try:
             result = await handle()
-        except ApplicationError as refusal:
+        except (ApplicationError, ActivityError) as err:
+            # A refused request is an answer, never a failure of the order.
+            refusal = _rule_broken(err) if isinstance(err, ActivityError) else err
             answer = OrderAnswer(
                 request_id=request_id or "",
-                refusal=refusal.message,
-                refusal_type=refusal.type,
+                refusal=str(refusal),
+                refusal_type=getattr(refusal, "type", None),
             )
         else:
             answer = OrderAnswer(request_id=request_id or "", **{_slot(result): result})
