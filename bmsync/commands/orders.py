@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
+from temporalio.service import RPCError
 
 from api.summary import OrderSummary, order_summary
 from bmsync.commands._db import (
@@ -39,10 +40,10 @@ from domain.orders import (
     ValidateOrderInput,
     order_workflow_id,
 )
-from runtime.embedded import StartError
 from runtime.order_client import OrderClient, OrderRequestError
 from runtime.settings import get_settings
-from runtime.stack import Stack
+from runtime.stack import NotRunning, running_temporal
+from runtime.workers import NoWorker, require_worker
 
 T = TypeVar("T")
 
@@ -285,16 +286,20 @@ def _account_id(account: str) -> int:
 
 def _change(action: Callable[[OrderClient], Awaitable[T]], timeout: float) -> T:
     try:
-        return _run(action, timeout)
+        return _run(action, timeout, need_worker=True)
     except OrderRequestError as exc:
         fail(str(exc))
     except _Unanswered as exc:
         fail(str(exc))
 
 
-def _run(action: Callable[[OrderClient], Awaitable[T]], timeout: float) -> T:
+def _run(
+    action: Callable[[OrderClient], Awaitable[T]],
+    timeout: float,
+    need_worker: bool = False,
+) -> T:
     async def run() -> T:
-        async with _order_client() as orders:
+        async with _order_client(need_worker) as orders:
             try:
                 return await asyncio.wait_for(action(orders), timeout)
             except TimeoutError:
@@ -307,20 +312,18 @@ def _run(action: Callable[[OrderClient], Awaitable[T]], timeout: float) -> T:
 
 
 @asynccontextmanager
-async def _order_client() -> AsyncIterator[OrderClient]:
+async def _order_client(need_worker: bool) -> AsyncIterator[OrderClient]:
+    """A client of the running Temporal; nothing is started for a command."""
     settings = get_settings()
-    stack = Stack(settings)
     try:
-        await stack.__aenter__()
-    except StartError as exc:
+        client = await running_temporal(settings)
+        if need_worker:
+            await require_worker(client, settings.task_queue)
+    except (NotRunning, NoWorker) as exc:
         raise _Unanswered(str(exc)) from None
-    except RuntimeError as exc:
-        # What the Temporal client raises when it cannot connect.
-        raise _Unanswered(f"cannot reach Temporal: {exc}") from None
-    try:
-        yield OrderClient(stack.client, settings.task_queue)
-    finally:
-        stack.close()
+    except RPCError as exc:
+        raise _Unanswered(f"Temporal did not answer: {exc.message}") from None
+    yield OrderClient(client, settings.task_queue)
 
 
 def _print_summary(summary: OrderSummary) -> None:
