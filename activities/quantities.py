@@ -252,6 +252,7 @@ class QuantityPass:
             if not self.input.full:
                 # Listings named by the caller are read whatever we last knew.
                 if quantity.quantity == row.quantity and self.input.listing_ids is None:
+                    self.result.unchanged += 1
                     continue
                 if flagged and not self.overwrite:
                     # Left to the other system until the reconcile looks again.

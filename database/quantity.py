@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
-from database.models import AccountSettings, Listing
+from database.models import AccountSettings
 
 REASON_SKU_NOT_IN_CATALOG = "sku not in catalog"
 REASON_NO_VARIATION_CHOSEN = "no variation chosen"
@@ -181,25 +181,6 @@ LEFT JOIN outstanding_unknown_sku u ON u.listing_id = listing.id
 ORDER BY listing.id
 """
 ).bindparams(bindparam("listing_ids", type_=ARRAY(BigInteger)))
-
-
-def unchanged_listings(session: Session, account_id: int) -> int:
-    """How many listings Back Market holds at their calculated quantity, as far as
-    we know: the ones a pass that reads nothing leaves alone without a word."""
-    rows = session.execute(
-        select(Listing.id, Listing.quantity).where(
-            Listing.account_id == account_id,
-            Listing.gone_from_backmarket.is_(False),
-        )
-    )
-    known = {listing_id: quantity for listing_id, quantity in rows}
-    return sum(
-        1
-        for target in calculated_quantities(session, account_id)
-        if target.quantity is not None
-        and target.listing_id in known
-        and known[target.listing_id] == target.quantity
-    )
 
 
 def syncing_account_ids(session: Session) -> list[int]:

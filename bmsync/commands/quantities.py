@@ -15,7 +15,6 @@ from activities.quantities import QuantityPass
 from bmsync.commands._db import database_url, fail
 from bmsync.commands._tables import key
 from bmsync.commands.listings import Timeout, _account_id, run_on_temporal
-from database.quantity import unchanged_listings
 from database.session import make_engine, make_session_factory
 from domain.quantities import (
     PushQuantitiesInput,
@@ -62,11 +61,6 @@ def plan(account: str, full: Full = False) -> None:
 
     try:
         result = asyncio.run(run())
-        if not full and not result.skipped_reason:
-            # The pass leaves out, uncounted, the listings whose quantity it knows
-            # to be right already; a sync reads them all and counts them.
-            with session_factory() as session:
-                result.unchanged += unchanged_listings(session, account_id)
     except Exception as exc:  # noqa: BLE001 - the operator reads the reason
         fail(f"{type(exc).__name__}: {exc}")
     finally:
