@@ -23,6 +23,7 @@ from fastapi import (
     status,
 )
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,6 +70,7 @@ def create_app(
         version="1",
     )
     app.add_exception_handler(FieldProblem, _field_problem)
+    app.add_exception_handler(RequestValidationError, _bad_request)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(_bearer(api_token))])
 
     @v1.post(
@@ -195,6 +197,31 @@ def _bearer(api_token: str) -> Callable[..., Awaitable[None]]:
             )
 
     return check
+
+
+async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, without echoing the values sent: a body may be large, hold
+    bytes that are not text, or hold what should not be repeated."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={
+            "detail": [
+                {
+                    "loc": list(error.get("loc", ())),
+                    "msg": _readable(str(error.get("msg", ""))),
+                    "type": error.get("type", "value_error"),
+                }
+                for error in exc.errors()
+            ]
+        },
+    )
+
+
+def _readable(message: str, limit: int = 300) -> str:
+    """A message fit for a JSON answer: bytes that are not text replaced, cut."""
+    text = message.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 async def _field_problem(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from domain.imei import is_valid_imei
+from domain.text import plain_text
 
 # Back Market orderline states (see the API contract).
 LINE_NEW = 0
@@ -231,18 +232,6 @@ class OrderAnswer(BaseModel):
     commit: CommitInventoryResult | None = None
     shipment: AddShipmentResult | None = None
     validation: ValidateOrderResult | None = None
-
-
-def plain_text(value: str, what: str) -> str:
-    """`value` trimmed; refused when empty or holding control characters."""
-    cleaned = value.strip()
-    if not cleaned:
-        raise ValueError(f"{what} is empty")
-    if any(ord(char) < 32 or ord(char) == 127 for char in cleaned):
-        raise ValueError(f"{what} holds a control character")
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in cleaned):
-        raise ValueError(f"{what} holds a character that is not valid text")
-    return cleaned
 
 
 class RecordCommitInput(BaseModel):

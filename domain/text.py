@@ -17,6 +17,20 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+def plain_text(value: str, what: str) -> str:
+    """`value` trimmed, for a one-line field; refused when empty, when Postgres
+    cannot store it, or when it holds control characters."""
+    cleaned = value.strip()
+    if not cleaned:
+        raise ValueError(f"{what} is empty")
+    problem = text_problem(cleaned)
+    if problem is not None:
+        raise ValueError(f"{what} {problem}")
+    if any(ord(char) < 32 or ord(char) == 127 for char in cleaned):
+        raise ValueError(f"{what} holds a control character")
+    return cleaned
+
+
 def quoted(value: str, limit: int = ECHO_MAX) -> str:
     """`value` quoted for a message: cut to `limit` characters, bad bytes as U+FFFD."""
     readable = "".join(

@@ -1,5 +1,6 @@
 """The HTTP API against real Postgres, the sandbox and a worker on the test server."""
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -133,6 +134,32 @@ async def test_a_bad_imei_is_refused_naming_the_identifier(
     assert answer.status_code == 422
     assert field_of(answer.json()) == ["identifier"]
     assert "not a valid IMEI" in answer.text
+    assert world.open_commits() == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "field"),
+    [
+        ("commits", {"orderline_id": 1, "identifier": "ab\u0000cd"}, "identifier"),
+        ("commits", {"orderline_id": 1, "identifier": "SER\udcff"}, "identifier"),
+        ("shipments", {"tracking_number": "1Z\u0000"}, "tracking_number"),
+        ("shipments", {"tracking_number": "1Z", "carrier": "U\nPS"}, "carrier"),
+    ],
+)
+async def test_text_the_database_cannot_store_is_refused_naming_the_field(
+    world: World, api: httpx.AsyncClient, kind: str, body: str, field: str
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/{kind}",
+        content=json.dumps(body, ensure_ascii=True).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == [field]
+    assert all("input" not in problem for problem in answer.json()["detail"])
     assert world.open_commits() == 0
 
 
