@@ -36,6 +36,7 @@ from database.session import make_engine, make_session_factory
 from domain.schedules import SCHEDULED_SYNCS, ScheduledSync
 from runtime.embedded import StartError
 from runtime.logs import log_to_stderr
+from runtime.process import run_then_exit
 from runtime.settings import Settings, SettingsError, get_settings
 from runtime.stack import Stack
 
@@ -206,9 +207,13 @@ async def main(settings: Settings | None = None) -> ApplyResult:
         )
 
 
-if __name__ == "__main__":
-    log_to_stderr()
+def run() -> None:
     try:
         asyncio.run(main())
     except (SettingsError, StartError) as exc:
         sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    log_to_stderr()
+    run_then_exit(run)

@@ -22,6 +22,7 @@ from activities import ActivityDeps, build_activities
 from activities.errors import DatabaseRefusals
 from runtime.embedded import StartError
 from runtime.logs import log_to_stderr
+from runtime.process import run_then_exit
 from runtime.settings import Settings, SettingsError, get_settings
 from runtime.stack import Stack
 from workflows import ALL_WORKFLOWS
@@ -103,9 +104,13 @@ async def main(settings: Settings | None = None) -> None:
         await run_worker(stack, stop)
 
 
-if __name__ == "__main__":
-    log_to_stderr()
+def run() -> None:
     try:
         asyncio.run(main())
     except (SettingsError, StartError) as exc:
         sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    log_to_stderr()
+    run_then_exit(run)

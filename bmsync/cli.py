@@ -22,6 +22,7 @@ from bmsync.commands import (
 )
 from bmsync.commands._db import fail, stop_started_parts
 from bmsync.commands._text import TextCheckedGroup
+from runtime.process import run_then_exit
 from runtime.settings import SettingsError, get_settings
 
 app = typer.Typer(
@@ -59,3 +60,8 @@ app.add_typer(quantities.app, name="quantities")
 app.add_typer(pricing.app, name="pricing")
 app.add_typer(returns.app, name="returns")
 api_cmd.register(app)
+
+
+def main() -> None:
+    """The `bmsync` command."""
+    run_then_exit(app)
