@@ -136,7 +136,10 @@ def create_app(
         summary = await run_in_threadpool(
             _summary, session_factory, account_id, order_id
         )
-        state = await order_client.state(account_id, order_id)
+        try:
+            state = await order_client.state(account_id, order_id)
+        except OrderRequestError as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
         if summary is None:
             # A request for an order not imported yet may have started its workflow,
             # which then found Back Market has no such order.

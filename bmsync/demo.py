@@ -313,7 +313,11 @@ async def run_scenario(
 
     async def tend(order: PlacedOrder) -> None:
         async with bench:
-            state = await orders.state(account_id, order.order_id)
+            try:
+                state = await orders.state(account_id, order.order_id)
+            except OrderRequestError as exc:
+                progress(f"order {order.order_id}: {exc}; trying again")
+                return
             if state is None:
                 return
             seen[order.order_id] = state

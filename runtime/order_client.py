@@ -1,9 +1,9 @@
 """Requests to order workflows, for the command line and the HTTP API alike.
 
-A request is a signal carrying an id of its own; the workflow keeps its answer under
-that id and the client reads it back with a query. Signals, unlike updates, sit in
-the workflow's history in the order they arrived, so a worker restarted in the
-middle of a request replays it exactly as it first ran.
+A request is a signal carrying an id of its own; the workflow acts on an id once and
+keeps its answer under it, and the client reads the answer back with a query. A
+caller that repeats a request with the same id (a retried webhook) gets the first
+answer, even once the order has finished.
 
 A commit or a shipment may arrive before the import has seen the order: it then
 starts the order's workflow itself (signal-with-start), which reads the order from
@@ -13,6 +13,7 @@ Back Market before it answers.
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from temporalio.client import (
@@ -20,6 +21,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -41,12 +43,15 @@ from domain.orders import (
 from runtime.temporal import failure_reason
 from workflows.orders import OrderWorkflow
 
+Answer = TypeVar("Answer")
 Request = TypeVar("Request", CommitInventoryInput, AddShipmentInput, ValidateOrderInput)
 
 # How often the answer to a request is looked for, and how long by default.
 ANSWER_POLL_S = 0.2
 ANSWER_TIMEOUT_S = 60.0
 CLOSED_CHECK_EVERY = 5
+# How long a query that the worker fails to answer is asked again.
+QUERY_RETRY_S = 10.0
 
 
 class OrderRequestError(Exception):
@@ -138,7 +143,7 @@ class OrderClient:
             polls += 1
             try:
                 answer = await handle.query(OrderWorkflow.answer, question)
-            except RPCError:
+            except (RPCError, WorkflowQueryFailedError):
                 # The workflow may be between a worker's restart and its replay.
                 answer = None
             if answer is not None:
@@ -168,8 +173,10 @@ class OrderClient:
             OrderWorkflow.run, order_workflow_id(account_id, order_id)
         )
         try:
-            return await handle.query(
-                OrderWorkflow.answer, AnswerQuery(request_id=request_id)
+            return await _query(
+                lambda: handle.query(
+                    OrderWorkflow.answer, AnswerQuery(request_id=request_id)
+                )
             )
         except RPCError:
             return None
@@ -182,12 +189,15 @@ class OrderClient:
         return described.status != WorkflowExecutionStatus.RUNNING
 
     async def state(self, account_id: int, order_id: int) -> OrderState | None:
-        """The workflow's view of the order, or None when it never ran."""
+        """The workflow's view of the order, or None when it never ran.
+
+        Raises OrderRequestError when the workflow exists but cannot be read now.
+        """
         handle = self.client.get_workflow_handle_for(
             OrderWorkflow.run, order_workflow_id(account_id, order_id)
         )
         try:
-            return await handle.query(OrderWorkflow.state)
+            return await _query(lambda: handle.query(OrderWorkflow.state))
         except RPCError:
             return None
 
@@ -212,3 +222,23 @@ class OrderClient:
         except WorkflowFailureError as exc:
             return failure_reason(exc)
         return None
+
+
+async def _query(ask: Callable[[], Awaitable[Answer]]) -> Answer:
+    """A query, asked again for a few seconds when the worker cannot answer it.
+
+    A worker that has just started answers a query about a workflow it has not run
+    yet by replaying the workflow's history, and Temporal's SDK can fail that
+    replay ("Nondeterminism error") while the workflow itself runs on unharmed; the
+    same query succeeds once the worker has caught up with the workflow.
+    """
+    deadline = time.monotonic() + QUERY_RETRY_S
+    while True:
+        try:
+            return await ask()
+        except WorkflowQueryFailedError as exc:
+            if time.monotonic() > deadline:
+                raise OrderRequestError(
+                    f"the order's workflow cannot be read just now: {exc}"
+                ) from None
+            await asyncio.sleep(ANSWER_POLL_S)

@@ -148,7 +148,7 @@ def show(account: str, order_id: OrderId, timeout: Timeout = 10.0) -> None:
     try:
         failure = _run(lambda orders: orders.failure(account_id, order_id), timeout)
         state = _run(lambda orders: orders.state(account_id, order_id), timeout)
-    except _Unanswered as exc:
+    except (_Unanswered, OrderRequestError) as exc:
         unavailable = str(exc)
     if summary is None and failure is not None:
         fail(f"order {order_id} of account {account!r} is not imported: {failure}")
