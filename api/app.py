@@ -113,7 +113,7 @@ def create_app(
     async def add_shipment(
         account: str, order_id: OrderId, body: ShipmentRequest
     ) -> AddShipmentResult:
-        """Add a tracking number; held until every line is validated, then sent."""
+        """Add a tracking number; sent once every line is validated and committed."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
         request = AddShipmentInput(
             tracking_number=body.tracking_number,

@@ -172,7 +172,7 @@ class OrderWorkflow:
 
     @workflow.signal
     async def request_shipment(self, input: AddShipmentInput) -> None:
-        """Record a shipment; it goes to Back Market once every line is validated."""
+        """Record a shipment; it goes out once every line is validated and committed."""
         await self._answer(input.request_id, lambda: self._add_shipment(input))
 
     async def _answer(

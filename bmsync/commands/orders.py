@@ -252,7 +252,7 @@ def ship(
     url: Annotated[str | None, typer.Option(help="the tracking page")] = None,
     timeout: Timeout = 60.0,
 ) -> None:
-    """Add a shipment; it goes to Back Market once every line is validated."""
+    """Add a shipment; it goes out once every line is validated and committed."""
     if not tracking.strip():
         fail("the tracking number is empty", 2)
     request = validated(
