@@ -62,6 +62,8 @@ ERROR_STATUS = 503
 LOST_STATUS = 502
 HANG_STATUS = 504
 ORDER_WORKFLOW = "OrderWorkflow"
+# The longest a throttling burst waits for a request to refuse.
+THROTTLE_MAX_S = 30.0
 
 Progress = Callable[[str], None]
 
@@ -443,14 +445,25 @@ async def _throttle(
     tight = SandboxLimits(general=RateWindow(requests=2, per_s=5), general_block_s=2.0)
 
     async def strike() -> None:
+        before = _refused(state)
         state.set_limits(tight)
         try:
             await asyncio.sleep(rng.uniform(4.0, 8.0))
+            # A burst that met no request (the worker was down, say) lasts until
+            # one is refused, so that every run exercises the throttling.
+            deadline = time.monotonic() + THROTTLE_MAX_S
+            while _refused(state) == before and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
         finally:
             state.set_limits(normal)
         trouble.throttle_bursts += 1
 
     await _at_moments(_moments(config.throttle_bursts, config, rng), strike)
+
+
+def _refused(state: SandboxState) -> int:
+    with state.lock:
+        return sum(state.limiter.refused.values())
 
 
 def _receive_device(
