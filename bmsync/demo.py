@@ -382,17 +382,17 @@ async def _return_one(
 
 async def _wait_in_step(
     world: DemoWorld, account_id: int, placed: list[PlacedOrder], deadline: float
-) -> tuple[int, int]:
-    """(listings whose Back Market quantity equals ours, mapped listings).
+) -> tuple[int, list[OutOfStep]]:
+    """(mapped listings, those whose Back Market quantity is not their target).
 
     Waits, too, for every sales order to reach the status its outcome maps to: an
     order's status is recorded just after its workflow moves on.
     """
     while True:
-        in_step, mapped = _listings_in_step(world, account_id)
+        mapped, out_of_step = _listings_in_step(world, account_id)
         settled = not _status_mismatches(world, account_id, placed)
-        if (in_step == mapped and settled) or time.monotonic() > deadline:
-            return in_step, mapped
+        if (not out_of_step and settled) or time.monotonic() > deadline:
+            return mapped, out_of_step
         await asyncio.sleep(1)
 
 
@@ -435,7 +435,30 @@ def _status_mismatches(
     return problems
 
 
-def _listings_in_step(world: DemoWorld, account_id: int) -> tuple[int, int]:
+@dataclass
+class OutOfStep:
+    """A mapped listing whose quantity on Back Market is not the one stock gives."""
+
+    sku: str
+    target: int
+    on_backmarket: int | None
+    foreign_write_note: str | None
+
+    def __str__(self) -> str:
+        held = "gone" if self.on_backmarket is None else str(self.on_backmarket)
+        flagged = (
+            f"; flagged as written by another system: {self.foreign_write_note}"
+            if self.foreign_write_note
+            else ""
+        )
+        return (
+            f"listing {self.sku}: Back Market holds {held}, "
+            f"stock gives {self.target}{flagged}"
+        )
+
+
+def _listings_in_step(world: DemoWorld, account_id: int) -> tuple[int, list[OutOfStep]]:
+    """(mapped listings, those whose Back Market quantity is not their target)."""
     with world.session_factory() as session:
         targets = {
             row.listing_id: row.quantity
@@ -443,15 +466,19 @@ def _listings_in_step(world: DemoWorld, account_id: int) -> tuple[int, int]:
             if row.quantity is not None
         }
         rows = session.execute(
-            select(Listing.id, Listing.sku).where(Listing.id.in_(list(targets)))
+            select(Listing.id, Listing.sku, Listing.foreign_write_note).where(
+                Listing.id.in_(list(targets))
+            )
         )
-        skus = {listing_id: sku for listing_id, sku in rows}
-    in_step = 0
+        listings = {row.id: row for row in rows}
+    out: list[OutOfStep] = []
     for listing_id, target in targets.items():
-        listing = world.sandbox.find_by_sku(MERCHANT, skus[listing_id])
-        if listing is not None and listing.quantity == target:
-            in_step += 1
-    return in_step, len(targets)
+        row = listings[listing_id]
+        listing = world.sandbox.find_by_sku(MERCHANT, row.sku)
+        held = None if listing is None else listing.quantity
+        if held != target:
+            out.append(OutOfStep(row.sku, target, held, row.foreign_write_note))
+    return len(targets), out
 
 
 async def _place_orders(
@@ -569,7 +596,7 @@ def _report(
     placed: list[PlacedOrder],
     unfinished: dict[int, str],
     returned: int | None,
-    in_step: tuple[int, int],
+    in_step: tuple[int, list[OutOfStep]],
     throttling_expected: bool = False,
     failures_expected: bool = False,
 ) -> DemoReport:
@@ -644,12 +671,9 @@ def _report(
         problems.append(
             f"{failed_syncs} sync(s) failed: see bmsync log --result failed"
         )
-    listings_in_step, listings_mapped = in_step
-    if listings_in_step != listings_mapped:
-        problems.append(
-            f"{listings_mapped - listings_in_step} listings' quantities differ from "
-            "the stock"
-        )
+    listings_mapped, out_of_step = in_step
+    listings_in_step = listings_mapped - len(out_of_step)
+    problems.extend(str(listing) for listing in out_of_step)
     rmas = _rmas(world.session_factory, account_id)
     if returned is not None and rmas != [returned]:
         problems.append(f"the return of orderline {returned} gave RMAs {rmas}")
