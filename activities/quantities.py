@@ -7,7 +7,9 @@ holds is checked against our last push and the orders imported since:
 
 - fewer units than orders explain may be sales we have not imported yet, so the
   listing is held back for a second look after the workflow imports orders again;
-  still unexplained then, another system wrote it;
+  still unexplained then, the orders Back Market itself lists are counted too (an
+  order placed after that import, or one still being stored), and only a drop they
+  do not explain either is another system's write;
 - more units than we pushed: another system wrote it.
 
 A listing written by another system is flagged and logged, and overwritten only
@@ -73,6 +75,9 @@ BUDGET_WAIT_MAX_S = 5.0
 # Back Market's clock is not ours: orders created shortly before a read are taken
 # for sales after it, which errs towards listing less, never more.
 SALES_CLOCK_SKEW = timedelta(minutes=1)
+# How far back Back Market's orders are looked through for sales not imported yet:
+# the import runs every few seconds to minutes, so older ones are imported.
+UNIMPORTED_SALES_WINDOW = timedelta(minutes=15)
 TASK_POLL_S = 5.0
 TASK_TIMEOUT_S = 1800.0
 PLAN_SHOWN = 200
@@ -164,6 +169,9 @@ class QuantityPass:
         self.result = PushQuantitiesResult()
         self.overwrite = False
         self.read_at = datetime.now(UTC)
+        # When Back Market's orders were last listed, and what they held that we
+        # have not imported.
+        self._sales: tuple[datetime, dict[str, int]] | None = None
 
     async def run(self) -> PushQuantitiesResult:
         settings = await asyncio.to_thread(self._settings)
@@ -339,12 +347,7 @@ class QuantityPass:
         with self.session_factory.begin() as session:
             rows = listings_by_id(session, [*seen, *missing])
             for listing_id, quantity in seen.items():
-                row = rows[listing_id]
-                if row.last_pushed_quantity is None:
-                    record_seen(row, quantity, now)
-                else:
-                    # The baseline stays our push, so a foreign write still shows.
-                    row.quantity = quantity
+                _note_seen(rows[listing_id], quantity, now)
             for listing_id in missing:
                 mark_gone(session, rows[listing_id], "quantity_reconcile")
             log_sync(
@@ -362,12 +365,19 @@ class QuantityPass:
     # --- deciding ------------------------------------------------------------------
 
     def _decide(
-        self, session: Session, row: Listing, candidate: _Candidate, current: int
+        self,
+        session: Session,
+        row: Listing,
+        candidate: _Candidate,
+        current: int,
+        unimported: int | None = None,
     ) -> tuple[str, int, str | None]:
         """What to do with a listing Back Market says holds `current` units.
 
-        Answers an action (write, unchanged, hold, foreign) and the quantity to
-        write.
+        Answers an action (write, unchanged, hold, recount, wait, foreign) and the
+        quantity to write. `unimported` is the units Back Market lists as ordered
+        through the listing that we have not imported; None until they are counted,
+        which the caller does when asked to recount.
         """
         target = candidate.target
         if candidate.listed is not None and current < candidate.listed:
@@ -380,6 +390,7 @@ class QuantityPass:
         if baseline is None:
             return "write", target, None
         sold = sold_since_baseline(session, [row.id]).get(row.id, 0)
+        sold += unimported or 0
         explained = max(0, baseline - sold)
         pushed_by_us = row.last_pushed_quantity is not None
         if current < explained:
@@ -390,12 +401,18 @@ class QuantityPass:
             )
             if self.input.hold_drops:
                 return "hold", target, note
+            if unimported is None:
+                return "recount", target, note
             if not pushed_by_us:
                 return "write", min(target, current), note
             return "foreign", target, note
         if pushed_by_us and current > baseline:
             note = f"Back Market holds {current}; we pushed {baseline}"
             return "foreign", target, note
+        if unimported:
+            # The target does not count those sales yet; their import wakes the
+            # next pass, which writes with them counted.
+            return "wait", target, f"{unimported} unit(s) ordered, not imported yet"
         return "write", target, None
 
     # --- writing one by one ----------------------------------------------------------
@@ -436,9 +453,9 @@ class QuantityPass:
                 self._pushed, candidate, current, current, read_at, "single"
             )
             return
-        action, value, _ = await asyncio.to_thread(
-            self._decide_and_note, candidate, current, read_at
-        )
+        if not await asyncio.to_thread(self._refresh_targets, [candidate]):
+            return
+        action, value = await self._decide_for(candidate, current, read_at)
         if action != "write":
             return
         if self.client.pacer.wait_for_sku_lines(1) > BUDGET_WAIT_MAX_S:
@@ -450,8 +467,81 @@ class QuantityPass:
             self._pushed, candidate, current, value, read_at, "single"
         )
 
-    def _decide_and_note(
+    def _refresh_targets(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """The candidates, each with its target computed again now.
+
+        Called after Back Market was read: orders imported since the pass began
+        are in Back Market's quantity already, and must be in the target too, or
+        writing it would undo their sales. A listing that maps to nothing any more
+        is dropped.
+        """
+        with self.session_factory() as session:
+            fresh = {
+                row.listing_id: row.quantity
+                for row in calculated_quantities(
+                    session, self.account_id, [c.listing_id for c in candidates]
+                )
+            }
+        kept = []
+        for candidate in candidates:
+            target = fresh.get(candidate.listing_id)
+            if target is None:
+                self.result.skipped += 1
+                continue
+            candidate.target = target
+            kept.append(candidate)
+        return kept
+
+    async def _decide_for(
         self, candidate: _Candidate, current: int, read_at: datetime
+    ) -> tuple[str, int]:
+        """Decide for one listing; Back Market's orders count when ours fall short."""
+        action, value, _ = await asyncio.to_thread(
+            self._decide_and_note, candidate, current, read_at
+        )
+        if action == "recount":
+            sold = await self._unimported_sales(read_at)
+            action, value, _ = await asyncio.to_thread(
+                self._decide_and_note,
+                candidate,
+                current,
+                read_at,
+                sold.get(candidate.sku.casefold(), 0),
+            )
+        return action, value
+
+    async def _unimported_sales(self, read_at: datetime) -> dict[str, int]:
+        """Units per SKU (in lower case) ordered on Back Market and not imported.
+
+        Counted after `read_at`, so every sale a listing read then shows is in it;
+        one read of the orders serves every listing read before it was made.
+        """
+        if self._sales is not None and self._sales[0] >= read_at:
+            return self._sales[1]
+        asked_at = datetime.now(UTC)
+        sold = await self._sales_not_imported(asked_at - UNIMPORTED_SALES_WINDOW)
+        self._sales = (asked_at, sold)
+        return sold
+
+    async def _sales_not_imported(self, since: datetime) -> dict[str, int]:
+        """Units per SKU on orders created since `since` and not stored by us."""
+        with backmarket_call():
+            orders = await self.client.list_orders(date_creation=since)
+        lines = [line for order in orders for line in order.orderlines]
+        known = await asyncio.to_thread(self._imported_orderlines, lines)
+        sold: dict[str, int] = {}
+        for line in lines:
+            if line.id not in known and line.listing:
+                key = line.listing.casefold()
+                sold[key] = sold.get(key, 0) + max(line.quantity, 1)
+        return sold
+
+    def _decide_and_note(
+        self,
+        candidate: _Candidate,
+        current: int,
+        read_at: datetime,
+        unimported: int | None = None,
     ) -> tuple[str, int, str | None]:
         """Decide for one listing and record what the decision needs recorded.
 
@@ -461,7 +551,11 @@ class QuantityPass:
         with self.session_factory() as session:
             row = session.get(Listing, candidate.listing_id)
             assert row is not None
-            action, value, note = self._decide(session, row, candidate, current)
+            action, value, note = self._decide(
+                session, row, candidate, current, unimported
+            )
+            if action == "recount":
+                return action, value, note
             self._plan(row.id, row.sku, current, value, action, note)
             if action == "foreign":
                 self.result.flagged += 1
@@ -480,13 +574,14 @@ class QuantityPass:
                     self.result.skipped += 1
             elif action == "hold":
                 self.result.held.append(candidate.listing_id)
+            elif action == "wait":
+                # What we believe Back Market holds is left as it is: importing
+                # those orders takes their units off it.
+                self.result.skipped += 1
             elif action == "unchanged":
                 self.result.unchanged += 1
                 if not dry:
-                    if row.last_pushed_quantity is None:
-                        record_seen(row, current, read_at)
-                    else:
-                        row.quantity = current
+                    _note_seen(row, current, read_at)
             elif not dry:
                 clear_foreign_write(row)
             if dry:
@@ -555,6 +650,7 @@ class QuantityPass:
             listed, unreadable = await self._read_every_listing()
         else:
             listed = {c.uuid: c.listed for c in candidates if c.listed is not None}
+        candidates = await asyncio.to_thread(self._refresh_targets, candidates)
         writes: list[tuple[_Candidate, int, int]] = []
         for candidate in candidates:
             current = listed.get(candidate.uuid)
@@ -564,9 +660,7 @@ class QuantityPass:
                 else:
                     await asyncio.to_thread(self._gone, candidate)
                 continue
-            action, value, _ = await asyncio.to_thread(
-                self._decide_and_note, candidate, current, read_at
-            )
+            action, value = await self._decide_for(candidate, current, read_at)
             if action in ("write", "planned"):
                 writes.append((candidate, current, value))
         if self.input.dry_run or not writes:
@@ -610,17 +704,7 @@ class QuantityPass:
         """
         if not written:
             return
-        with backmarket_call():
-            orders = await self.client.list_orders(
-                date_creation=read_at - SALES_CLOCK_SKEW
-            )
-        lines = [line for order in orders for line in order.orderlines]
-        known = await asyncio.to_thread(self._imported_orderlines, lines)
-        sold: dict[str, int] = {}
-        for line in lines:
-            if line.id not in known and line.listing:
-                key = line.listing.casefold()
-                sold[key] = sold.get(key, 0) + max(line.quantity, 1)
+        sold = await self._sales_not_imported(read_at - SALES_CLOCK_SKEW)
         for candidate, value in written:
             units = sold.get(candidate.sku.casefold(), 0)
             if units == 0:
@@ -713,6 +797,15 @@ class QuantityPass:
         self._plan(
             candidate.listing_id, candidate.sku, candidate.known, target, action, note
         )
+
+
+def _note_seen(row: Listing, quantity: int, at: datetime) -> None:
+    """Back Market holds `quantity`; a push of ours stays the baseline, so that
+    another system's write still shows against it."""
+    if row.last_pushed_quantity is None:
+        record_seen(row, quantity, at)
+    else:
+        row.quantity = quantity
 
 
 def _baseline(row: Listing) -> tuple[int | None, datetime]:

@@ -10,11 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import BackMarketClients
+from activities.order_data import order_data
 from activities.quantities import QuantityPass
+from backmarket.models import Order
+from database.inventory import upsert_backmarket_order
 from database.models import SyncLogEntry
 from domain.listings import ImportListingsResult
 from domain.quantities import (
     PushQuantitiesInput,
+    PushQuantitiesResult,
     QuantitySyncState,
     quantity_sync_workflow_id,
 )
@@ -349,3 +353,126 @@ async def test_a_sale_while_a_bulk_task_waits_is_taken_off_again(world: World) -
     assert world.sandbox_quantity(sold_sku) == 3
     assert world.sandbox_quantity(other_sku) == 4
     assert world.listing(sold_sku).last_pushed_quantity == 3
+
+
+async def run_pass(world: World, **options: object) -> PushQuantitiesResult:
+    """One pass outside Temporal, on the world's client."""
+    clients = BackMarketClients(world.session_factory, transport=world.transport)
+    client = await clients.get(world.account_id)
+    try:
+        return await QuantityPass(
+            world.session_factory,
+            client,
+            PushQuantitiesInput(account_id=world.account_id, **options),
+        ).run()
+    finally:
+        await clients.close()
+
+
+async def test_a_sale_not_imported_yet_is_not_taken_for_another_system(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    async with world.worker():
+        await import_then_enable(world)
+        await world.run_reconcile()
+    listing = world.listing(sku)
+    # A customer orders after the pass imported orders: imported orders explain
+    # nothing, Back Market's own orders explain the drop.
+    world.place_order((sku, 1))
+
+    second_look = await run_pass(world, hold_drops=False, listing_ids=[listing.id])
+
+    assert second_look.flagged == 0 and second_look.pushed == 0
+    assert world.listing(sku).foreign_write_at is None
+    assert world.sandbox_quantity(sku) == 3
+    assert [
+        q for u, q in world.quantity_writes() if u == str(listing.backmarket_uuid)
+    ] == [4]
+
+
+async def test_a_drop_no_order_explains_is_still_another_system(world: World) -> None:
+    sku = world.skus[0]
+    async with world.worker():
+        await import_then_enable(world)
+        await world.run_reconcile()
+    listing = world.listing(sku)
+    world.place_order((sku, 1))
+    world.sandbox.set_quantity(MERCHANT, sku, 1)
+
+    second_look = await run_pass(world, hold_drops=False, listing_ids=[listing.id])
+
+    assert second_look.flagged == 1 and second_look.pushed == 0
+    flagged = world.listing(sku)
+    assert flagged.foreign_write_quantity == 1
+    assert "1 unit(s) were ordered since, which leaves 3" in (
+        flagged.foreign_write_note or ""
+    )
+    assert world.sandbox_quantity(sku) == 1
+
+
+async def test_a_sale_cancelled_before_its_import_is_put_back_on_sale(
+    world: World,
+) -> None:
+    sku, other_sku = world.skus
+    world.set_settings(auto_validate=False)
+    # An order to import first, so that later imports read what changed.
+    world.place_order((other_sku, 1))
+    async with world.worker():
+        await import_then_enable(world)
+        await world.run_reconcile()
+        # Off, so that no pass of the worker's runs before the one below.
+        world.set_settings(quantity_sync=False)
+        order_id = world.place_order((sku, 1))
+        (line,) = world.sandbox.orders[order_id].lines
+        world.sandbox.customer_cancel(line.id)
+        await world.run_import()
+    # Back Market took the unit off and does not put it back, and the import
+    # took it off what we believe Back Market holds; our stock still has it.
+    assert world.sandbox_quantity(sku) == 3
+    assert world.listing(sku).quantity == 3
+
+    result = await run_pass(world, force=True)
+
+    assert result.pushed == 1
+    assert world.sandbox_quantity(sku) == 4
+
+
+async def test_an_order_imported_while_the_pass_reads_is_in_its_target(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    async with world.worker():
+        await import_then_enable(world)
+        await world.run_reconcile()
+    world.add_devices(sku, 2)
+    listing_uuid = str(world.listing(sku).backmarket_uuid)
+    sold: list[int] = []
+
+    def sell_and_import_before_the_read(request: httpx.Request) -> None:
+        # The pass computed its targets; an order is placed and imported before
+        # Back Market answers its read of the listing.
+        if request.method == "GET" and request.url.path.endswith(listing_uuid):
+            if not sold:
+                sold.append(world.place_order((sku, 1)))
+                store_order(world, sold[0])
+        return None
+
+    world.transport = HookedTransport(world.transport, sell_and_import_before_the_read)
+    result = await run_pass(world)
+
+    assert sold, "the order was never placed"
+    # 6 devices, one of them sold: 5, not the 6 computed before the sale.
+    assert result.pushed == 1
+    assert world.sandbox_quantity(sku) == 5
+    assert 6 not in [q for u, q in world.quantity_writes() if u == listing_uuid]
+
+
+def store_order(world: World, order_id: int) -> None:
+    """Store a sandbox order as the import would, without Temporal."""
+    with world.sandbox.lock:
+        payload = world.sandbox.orders[order_id].to_json()
+    with world.session_factory.begin() as session:
+        upsert_backmarket_order(
+            session, world.account_id, order_data(Order.model_validate(payload))
+        )
