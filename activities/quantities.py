@@ -12,6 +12,10 @@ holds is checked against our last push and the orders imported since:
   do not explain either is another system's write;
 - more units than we pushed: another system wrote it.
 
+Every write is recorded as intended before it is sent, so that one which applied
+though its answer was lost (a timeout, a worker killed mid-call) is recognised as
+ours on the next read rather than taken for another system's.
+
 A listing written by another system is flagged and logged, and overwritten only
 when the account says so. A listing that maps to no stock is never written: a
 catalog gap must not become a quantity of 0.
@@ -45,7 +49,9 @@ from database.listings import (
     mark_gone,
     record_push,
     record_push_failure,
+    record_push_intents,
     record_seen,
+    settle_push_intent,
     sold_since_baseline,
 )
 from database.models import AccountSettings, Listing
@@ -80,6 +86,9 @@ SALES_CLOCK_SKEW = timedelta(minutes=1)
 UNIMPORTED_SALES_WINDOW = timedelta(minutes=15)
 TASK_POLL_S = 5.0
 TASK_TIMEOUT_S = 1800.0
+# A write that has not shown on Back Market is looked for this long: a bulk task
+# whose upload answer was lost may still run.
+INTENT_KEPT = timedelta(seconds=TASK_TIMEOUT_S)
 PLAN_SHOWN = 200
 # Namespace of the advisory lock that keeps two passes of one account apart.
 LOCK_NAMESPACE = 0x51_5459
@@ -418,10 +427,9 @@ class QuantityPass:
     # --- writing one by one ----------------------------------------------------------
 
     async def _write_one(self, candidate: _Candidate) -> None:
-        attempted: list[int] = []
         for attempt in range(1, LISTING_ATTEMPTS + 1):
             try:
-                await self._try_one(candidate, attempted)
+                await self._try_one(candidate)
                 return
             except NotFoundError:
                 await asyncio.to_thread(self._gone, candidate)
@@ -443,16 +451,10 @@ class QuantityPass:
                 await asyncio.to_thread(self._failed, candidate, exc)
                 return
 
-    async def _try_one(self, candidate: _Candidate, attempted: list[int]) -> None:
-        """Read the listing again, decide, write; `attempted` spans the retries."""
+    async def _try_one(self, candidate: _Candidate) -> None:
+        """Read the listing again, decide, write."""
         read_at = datetime.now(UTC)
         current = (await self.client.get_listing(candidate.uuid)).quantity
-        if attempted and current == attempted[-1]:
-            # The write whose answer was lost did apply.
-            await asyncio.to_thread(
-                self._pushed, candidate, current, current, read_at, "single"
-            )
-            return
         if not await asyncio.to_thread(self._refresh_targets, [candidate]):
             return
         action, value = await self._decide_for(candidate, current, read_at)
@@ -461,7 +463,9 @@ class QuantityPass:
         if self.client.pacer.wait_for_sku_lines(1) > BUDGET_WAIT_MAX_S:
             self.result.deferred += 1
             return
-        attempted.append(value)
+        await asyncio.to_thread(
+            self._record_intents, {candidate.listing_id: value}, read_at
+        )
         await self.client.update_listing(candidate.uuid, ListingUpdate(quantity=value))
         await asyncio.to_thread(
             self._pushed, candidate, current, value, read_at, "single"
@@ -551,6 +555,9 @@ class QuantityPass:
         with self.session_factory() as session:
             row = session.get(Listing, candidate.listing_id)
             assert row is not None
+            if settle_push_intent(session, row, current, keep_for=INTENT_KEPT):
+                # Ours, from an earlier attempt or pass that never heard back.
+                self.result.pushed += 1
             action, value, note = self._decide(
                 session, row, candidate, current, unimported
             )
@@ -592,6 +599,10 @@ class QuantityPass:
             else:
                 session.commit()
             return action, value, note
+
+    def _record_intents(self, quantities: dict[int, int], read_at: datetime) -> None:
+        with self.session_factory.begin() as session:
+            record_push_intents(session, quantities, read_at)
 
     def _pushed(
         self,
@@ -671,6 +682,11 @@ class QuantityPass:
         writes = writes[:fits]
         if not writes:
             return
+        await asyncio.to_thread(
+            self._record_intents,
+            {c.listing_id: value for c, _, value in writes},
+            read_at,
+        )
         catalog = build_catalog_csv(
             ({"sku": c.sku, "quantity": value} for c, _, value in writes),
             columns=["sku", "quantity"],
@@ -710,10 +726,14 @@ class QuantityPass:
             if units == 0:
                 continue
             with backmarket_call():
+                seen_at = datetime.now(UTC)
                 current = (await self.client.get_listing(candidate.uuid)).quantity
                 lowered = min(current, max(0, value - units))
                 if lowered == current:
                     continue
+                await asyncio.to_thread(
+                    self._record_intents, {candidate.listing_id: lowered}, seen_at
+                )
                 await self.client.update_listing(
                     candidate.uuid, ListingUpdate(quantity=lowered)
                 )
@@ -722,7 +742,7 @@ class QuantityPass:
                 candidate,
                 current,
                 lowered,
-                datetime.now(UTC),
+                seen_at,
                 f"{units} unit(s) sold while the bulk task waited",
             )
             self.result.resold += 1

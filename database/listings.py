@@ -7,7 +7,7 @@ transaction.
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import bindparam, delete, func, select, text, update
@@ -386,20 +386,34 @@ def sold_since_baseline(session: Session, listing_ids: Sequence[int]) -> dict[in
     return {listing_id: int(units) for listing_id, units in rows}
 
 
-_SOLD_SINCE = text(
-    """
-SELECT l.id, COALESCE(sum(oi.quantity), 0)
+# Order items sold through a listing: by it, or by its SKU while unknown to us.
+_SALES_THROUGH_LISTING = """
 FROM listings l
 JOIN order_items oi
   ON oi.listing_id = l.id
   OR (oi.listing_id IS NULL AND lower(oi.unknown_sku) = lower(l.sku))
 JOIN sales_orders so
   ON so.id = oi.sales_order_id AND so.account_id = l.account_id
+"""
+
+_SOLD_SINCE = text(
+    f"""
+SELECT l.id, COALESCE(sum(oi.quantity), 0)
+{_SALES_THROUGH_LISTING}
 WHERE l.id = ANY(:listing_ids)
   AND so.created_at > COALESCE(l.last_pushed_at, l.quantity_seen_at, l.created_at)
 GROUP BY l.id
 """
 ).bindparams(bindparam("listing_ids", type_=ARRAY(BigInteger)))
+
+
+_SOLD_AFTER = text(
+    f"""
+SELECT COALESCE(sum(oi.quantity), 0)
+{_SALES_THROUGH_LISTING}
+WHERE l.id = :listing_id AND so.created_at > :since
+"""
+)
 
 
 def record_push(
@@ -421,6 +435,8 @@ def record_push(
     listing.last_pushed_quantity = quantity
     listing.last_pushed_at = at
     listing.quantity_seen_at = at
+    listing.push_intent_quantity = None
+    listing.push_intent_at = None
     log_sync(
         session,
         account_id=listing.account_id,
@@ -431,6 +447,71 @@ def record_push(
         external_ref=str(listing.backmarket_uuid),
         detail=f"{before} -> {quantity} ({how})",
     )
+
+
+def record_push_intents(
+    session: Session, quantities: dict[int, int], at: datetime
+) -> None:
+    """These listings are about to be written with these quantities.
+
+    Recorded before the write is sent, so that a write that applied though its
+    answer was lost (or the worker died waiting for it) is known for ours.
+    """
+    if quantities:
+        session.execute(
+            update(Listing),
+            [
+                {"id": listing_id, "push_intent_quantity": q, "push_intent_at": at}
+                for listing_id, q in quantities.items()
+            ],
+        )
+
+
+def settle_push_intent(
+    session: Session, listing: Listing, current: int, *, keep_for: timedelta
+) -> bool:
+    """Take a write whose answer never came for ours when Back Market shows it.
+
+    True when it did: `current` fits the written quantity less the units ordered
+    since, and does not fit our last push. A write that did not show is forgotten
+    once older than `keep_for` (a bulk task may apply it minutes later).
+    """
+    intended, at = listing.push_intent_quantity, listing.push_intent_at
+    if intended is None or at is None:
+        return False
+    if _fits(session, listing, intended, at, current) and not (
+        listing.last_pushed_quantity is not None
+        and listing.last_pushed_at is not None
+        and _fits(
+            session,
+            listing,
+            listing.last_pushed_quantity,
+            listing.last_pushed_at,
+            current,
+        )
+    ):
+        before = listing.quantity
+        record_push(
+            session,
+            listing,
+            intended,
+            before=before,
+            how="applied, its answer lost",
+            at=at,
+        )
+        return True
+    if datetime.now(UTC) - at > keep_for:
+        listing.push_intent_quantity = None
+        listing.push_intent_at = None
+    return False
+
+
+def _fits(
+    session: Session, listing: Listing, held: int, since: datetime, current: int
+) -> bool:
+    """Whether Back Market holding `current` is `held` at `since` less its sales."""
+    sold = session.scalar(_SOLD_AFTER, {"listing_id": listing.id, "since": since})
+    return max(0, held - int(sold or 0)) <= current <= held
 
 
 def record_seen(listing: Listing, quantity: int, at: datetime) -> None:

@@ -555,6 +555,11 @@ class Listing(Base):
     publication_state: Mapped[int | None] = mapped_column(Integer)
     last_pushed_quantity: Mapped[int | None] = mapped_column(Integer)
     last_pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A quantity sent to Back Market whose answer has not come back (yet): a write
+    # may apply though its answer is lost, and must not then look like another
+    # system's.
+    push_intent_quantity: Mapped[int | None] = mapped_column(Integer)
+    push_intent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     gone_from_backmarket: Mapped[bool] = mapped_column(Boolean, server_default="false")
     mapping_mode: Mapped[str] = mapped_column(
         String(12), server_default=MappingMode.SKU.value

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import BackMarketClients
@@ -476,3 +477,57 @@ def store_order(world: World, order_id: int) -> None:
         upsert_backmarket_order(
             session, world.account_id, order_data(Order.model_validate(payload))
         )
+
+
+class AnswerLost(httpx.AsyncBaseTransport):
+    """Applies a listing's first write, then answers 502 and fails its reads."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, listing_uuid: str) -> None:
+        self.inner = inner
+        self.path = f"/ws/listings/{listing_uuid}"
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == self.path:
+            if request.method == "POST" and not self.lost:
+                await self.inner.handle_async_request(request)
+                self.lost += 1
+                return httpx.Response(502)
+            if request.method == "GET" and self.lost:
+                return httpx.Response(503)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_write_whose_answer_was_lost_is_known_for_ours_by_the_next_pass(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    async with world.worker():
+        await import_then_enable(world)
+        await world.run_reconcile()
+    listing_uuid = str(world.listing(sku).backmarket_uuid)
+    sandbox_transport = world.transport
+    world.add_devices(sku, 1)
+    world.transport = AnswerLost(sandbox_transport, listing_uuid)
+
+    # Back Market applies 5, its answer is lost, and the listing cannot be read
+    # again: the pass fails and Temporal would run it again.
+    with pytest.raises(ApplicationError):
+        await run_pass(world)
+    assert world.sandbox_quantity(sku) == 5
+    assert world.listing(sku).last_pushed_quantity == 4
+
+    world.transport = sandbox_transport
+    world.add_devices(sku, 1)
+    again = await run_pass(world)
+
+    assert again.flagged == 0 and again.pushed == 2
+    assert world.sandbox_quantity(sku) == 6
+    listing = world.listing(sku)
+    assert listing.foreign_write_at is None
+    assert listing.last_pushed_quantity == 6 and listing.push_intent_quantity is None
+    pushes = [line.detail for line in log_lines(world, "quantity_push")]
+    assert pushes[-2:] == [
+        "4 -> 5 (applied, its answer lost)",
+        "5 -> 6 (single)",
+    ]
