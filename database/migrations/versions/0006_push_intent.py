@@ -18,9 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("listings", sa.Column("push_intent_quantity", sa.Integer()))
-    op.add_column(
-        "listings", sa.Column("push_intent_at", sa.DateTime(timezone=True))
-    )
+    op.add_column("listings", sa.Column("push_intent_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
