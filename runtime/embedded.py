@@ -19,6 +19,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
+import psutil
 import psycopg
 
 log = logging.getLogger(__name__)
@@ -83,12 +84,8 @@ class EmbeddedPostgres:
             pid = int(pid_file.read_text().splitlines()[0])
         except (OSError, ValueError, IndexError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not runs_with_argument(pid, str(self.data_dir)):
             return None
-        except PermissionError:
-            return pid
         return pid
 
     def url(self, database: str = DATABASE_NAME) -> str | None:
@@ -227,12 +224,17 @@ class EmbeddedTemporal:
             return False
         return True
 
+    @property
+    def db_file(self) -> Path:
+        return self.state_dir / "temporal.db"
+
     def owner_pid(self) -> int | None:
         """The pid of the dev server started on this state directory, if it runs."""
         try:
             pid = int(self.pid_file.read_text().strip())
-            os.kill(pid, 0)
         except (OSError, ValueError):
+            return None
+        if not runs_with_argument(pid, str(self.db_file)):
             return None
         return pid
 
@@ -271,7 +273,7 @@ class EmbeddedTemporal:
             "server",
             "start-dev",
             "--db-filename",
-            str(self.state_dir / "temporal.db"),
+            str(self.db_file),
             "--ip",
             "127.0.0.1",
             "--port",
@@ -339,6 +341,20 @@ class EmbeddedTemporal:
                 process.wait(timeout=5)
         self.pid_file.unlink(missing_ok=True)
         self.started_here = False
+
+
+def runs_with_argument(pid: int, argument: str) -> bool:
+    """Whether `pid` is a live process with `argument` on its command line.
+
+    A pid file outlives a crash or a reboot, and its pid may since have gone to
+    another process: only the one started on our data counts, so that nothing else
+    is taken for a leftover and stopped.
+    """
+    try:
+        return argument in psutil.Process(pid).cmdline()
+    except psutil.Error:
+        # Gone, a zombie, or another user's: in no case one of ours to stop.
+        return False
 
 
 def stop_process_group(pid: int, timeout: float = 15.0) -> None:

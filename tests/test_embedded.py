@@ -2,6 +2,7 @@
 
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -81,3 +82,27 @@ def test_a_stopped_postgres_starts_again_in_the_same_process(tmp_path: Path) -> 
     finally:
         server.stop()
     assert server.running_pid() is None
+
+
+def test_a_pid_file_naming_another_process_names_no_server(tmp_path: Path) -> None:
+    # What a pid file left by a crash names after a reboot: someone else's process.
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        temporal = EmbeddedTemporal(
+            tmp_path / "temporal",
+            port=free_port(),
+            ui_port=free_port(),
+            namespace="default",
+        )
+        temporal.state_dir.mkdir()
+        temporal.pid_file.write_text(str(other.pid))
+        postgres = EmbeddedPostgres(tmp_path / "postgres")
+        postgres.data_dir.mkdir()
+        (postgres.data_dir / "postmaster.pid").write_text(f"{other.pid}\n")
+
+        assert temporal.owner_pid() is None
+        assert postgres.running_pid() is None
+        assert postgres.url() is None
+    finally:
+        other.kill()
+        other.wait()
