@@ -144,6 +144,26 @@ class EmbeddedPostgres:
         self.started_here = False
         self._forget_server()
 
+    def stop_leftover(self) -> int | None:
+        """Stop a server that a killed process left running; its pid, if one ran.
+
+        Signals the postmaster rather than taking a pgserver handle: a handle taken
+        here would be handed out again, stopped, to a later start() on this folder.
+        """
+        pid = self.running_pid()
+        if pid is None:
+            return None
+        # Postgres' fast shutdown: ends the sessions, checkpoints and removes its pid
+        # file; an immediate one, if that hangs, leaves recovery to the next start.
+        for stop_signal, timeout in ((signal.SIGINT, 15.0), (signal.SIGQUIT, 5.0)):
+            try:
+                os.kill(pid, stop_signal)
+            except ProcessLookupError:
+                break
+            if _wait_for_exit(pid, timeout):
+                break
+        return pid
+
     def _forget_server(self) -> None:
         """Release pgserver's handle, or a later start() would get it back stopped.
 
@@ -250,7 +270,8 @@ class EmbeddedTemporal:
             if leftover is None:
                 raise StartError(
                     f"a Temporal server this state directory ({self.state_dir}) did "
-                    f"not start answers on port {self.port}; stop it, set "
+                    f"not start answers on port {self.port}; stop it (`bmsync down` "
+                    "stops one a killed `bmsync demo` left), set "
                     "BMSYNC_TEMPORAL_PORT to a free port, or TEMPORAL_ADDRESS to use it"
                 )
             log.info("reusing temporal dev server", extra={"address": self.address})
@@ -370,11 +391,13 @@ def stop_process_group(pid: int, timeout: float = 15.0) -> None:
         pass
 
 
-def _wait_for_exit(pid: int, timeout: float) -> None:
+def _wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for `pid` to end; whether it did."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return
+            return True
         time.sleep(0.1)
+    return False

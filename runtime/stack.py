@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from types import TracebackType
 
 from temporalio.client import Client
 
 from database.migrate import upgrade
-from runtime.embedded import EmbeddedPostgres, EmbeddedTemporal, StartError
+from runtime.embedded import (
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    StartError,
+    stop_process_group,
+)
 from runtime.settings import Settings
 from runtime.temporal import connect
 
@@ -26,6 +32,30 @@ def embedded_temporal(
         namespace=settings.temporal_namespace,
         ui_codec_endpoint=ui_codec_endpoint,
     )
+
+
+def stop_leftovers(settings: Settings) -> list[str]:
+    """Stop the embedded Temporal and Postgres a killed process left running on the
+    settings' state directory; say what was stopped, e.g. `temporal (pid 12)`.
+
+    The caller owns the state directory, so nothing else may be using them.
+    """
+    stopped = []
+    temporal = embedded_temporal(settings)
+    leftover = temporal.owner_pid()
+    if leftover is not None:
+        stop_process_group(leftover)
+        temporal.pid_file.unlink(missing_ok=True)
+        stopped.append(f"temporal (pid {leftover})")
+    pid = EmbeddedPostgres(settings.state_dir / "postgres").stop_leftover()
+    if pid is not None:
+        stopped.append(f"postgres (pid {pid})")
+    return stopped
+
+
+def with_state_dir(settings: Settings, state_dir: Path) -> Settings:
+    """The same settings on another state directory."""
+    return settings.model_copy(update={"state_dir": state_dir})
 
 
 class NotRunning(StartError):

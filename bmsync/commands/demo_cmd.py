@@ -2,6 +2,7 @@
 
 import asyncio
 import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,13 @@ from rich.table import Table
 import starter
 import worker
 from bmsync.commands.codec_cmd import create_codec_app, settings_codec
-from bmsync.commands.runtime_cmds import fail, setup_logging
+from bmsync.commands.runtime_cmds import (
+    DEMO_DIR,
+    LOCK_FILE,
+    fail,
+    own_state_dir,
+    setup_logging,
+)
 from bmsync.demo import (
     DemoConfig,
     DemoReport,
@@ -24,7 +31,7 @@ from database.session import make_engine, make_session_factory
 from runtime.background_server import BackgroundServer
 from runtime.embedded import StartError, free_or
 from runtime.settings import Settings, get_settings
-from runtime.stack import Stack
+from runtime.stack import Stack, stop_leftovers, with_state_dir
 from sandbox.server import SandboxServer
 
 console = Console()
@@ -56,8 +63,33 @@ def register(app: typer.Typer) -> None:
 
 
 async def _demo(settings: Settings, config: DemoConfig) -> DemoReport:
-    state_dir = settings.state_dir / "demo"
-    shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir = settings.state_dir / DEMO_DIR
+    with own_state_dir(state_dir, "bmsync demo"):
+        # A demo that was killed left its Postgres and Temporal running on the data
+        # about to be wiped, and on the ports this one would use.
+        stopped = stop_leftovers(with_state_dir(settings, state_dir))
+        if stopped:
+            console.print(
+                f"stopped what an earlier demo left running: {', '.join(stopped)}"
+            )
+        _empty(state_dir, keep=LOCK_FILE)
+        return await _run_demo(settings, state_dir, config)
+
+
+def _empty(folder: Path, keep: str) -> None:
+    """Remove everything in `folder` but the file named `keep`."""
+    for entry in folder.iterdir():
+        if entry.name == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+async def _run_demo(
+    settings: Settings, state_dir: Path, config: DemoConfig
+) -> DemoReport:
     demo_settings = settings.model_copy(
         update={
             "database_url": None,

@@ -7,7 +7,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -35,11 +35,10 @@ from runtime.embedded import (
     free_or,
     port_answers,
     port_is_free,
-    stop_process_group,
 )
 from runtime.logs import ExtrasFormatter, KnownFailuresFilter
 from runtime.settings import Settings, get_settings
-from runtime.stack import Stack, embedded_temporal
+from runtime.stack import Stack, embedded_temporal, stop_leftovers, with_state_dir
 from runtime.workers import Pollers, queue_pollers
 from sandbox.config import MarketConfig
 from sandbox.server import SandboxServer
@@ -48,6 +47,9 @@ console = Console()
 errors = Console(stderr=True)
 
 SANDBOX_ACCOUNT = "sandbox"
+# Where `bmsync demo` keeps its own embedded parts, under the state directory.
+DEMO_DIR = "demo"
+LOCK_FILE = "up.lock"
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -132,15 +134,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("down")
     def down() -> None:
-        """Stop the embedded Postgres and Temporal left running on the state dir."""
+        """Stop the embedded Postgres and Temporal a killed `bmsync up` or `bmsync
+        demo` left running on the state dir."""
         settings = get_settings()
         try:
-            with single_up(settings.state_dir):
-                stopped = _down(settings)
+            stopped = _down(settings)
         except StartError as exc:
             raise fail(str(exc)) from None
         console.print(
-            "stopped " + ", ".join(stopped) if stopped else "nothing was running"
+            "stopped " + "; ".join(stopped) if stopped else "nothing was running"
         )
 
     @app.command("status")
@@ -160,27 +162,29 @@ def register(app: typer.Typer) -> None:
 
 
 async def _up(settings: Settings, with_sandbox: bool) -> None:
-    with single_up(settings.state_dir):
+    with own_state_dir(settings.state_dir, "bmsync up"):
         await _run_up(settings, with_sandbox)
 
 
 @contextmanager
-def single_up(state_dir: Path) -> Iterator[None]:
-    """One `bmsync up` per state directory: it owns the embedded parts there."""
+def own_state_dir(state_dir: Path, command: str) -> Iterator[None]:
+    """One owner of the embedded parts of a state directory at a time: `bmsync up`,
+    `bmsync demo` on its own folder, or `bmsync down` while it stops leftovers."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / "up.lock").open("a+") as lock:
+    with (state_dir / LOCK_FILE).open("a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
-            holder = lock.read().strip() or "?"
+            pid, _, holder = lock.read().strip().partition(" ")
             raise StartError(
-                f"bmsync up already runs on {state_dir} (pid {holder}); stop it "
-                "first, or give this one its own BMSYNC_STATE_DIR and ports"
+                f"{holder or 'bmsync up'} already runs on {state_dir} (pid "
+                f"{pid or '?'}); stop it first, or give this one its own "
+                "BMSYNC_STATE_DIR and ports"
             ) from None
         lock.seek(0)
         lock.truncate()
-        lock.write(str(os.getpid()))
+        lock.write(f"{os.getpid()} {command}")
         lock.flush()
         yield
 
@@ -246,19 +250,21 @@ async def _run_up(settings: Settings, with_sandbox: bool) -> None:
 
 
 def _down(settings: Settings) -> list[str]:
+    """Stop the leftovers of the state directory and of its demo; say which."""
+    # A folder that does not exist has nothing running on it, and is not created.
+    state_dirs = [
+        state_dir
+        for state_dir in (settings.state_dir, settings.state_dir / DEMO_DIR)
+        if state_dir.is_dir()
+    ]
     stopped = []
-    temporal = embedded_temporal(settings)
-    leftover = temporal.owner_pid()
-    if leftover is not None:
-        stop_process_group(leftover)
-        temporal.pid_file.unlink(missing_ok=True)
-        stopped.append(f"temporal (pid {leftover})")
-    postgres = EmbeddedPostgres(settings.state_dir / "postgres")
-    pid = postgres.running_pid()
-    if pid is not None:
-        postgres.start(adopt=True)
-        postgres.stop()
-        stopped.append(f"postgres (pid {pid})")
+    with ExitStack() as owned:
+        for state_dir in state_dirs:
+            owned.enter_context(own_state_dir(state_dir, "bmsync down"))
+        for state_dir in state_dirs:
+            parts = stop_leftovers(with_state_dir(settings, state_dir))
+            if parts:
+                stopped.append(f"{', '.join(parts)} on {state_dir}")
     return stopped
 
 
