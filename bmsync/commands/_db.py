@@ -49,7 +49,7 @@ def _embedded_postgres(state_dir: Path) -> str:
     url = None if started is None else started.url()
     if url is not None:
         return url
-    postgres = EmbeddedPostgres(state_dir / "postgres")
+    postgres = EmbeddedPostgres(state_dir / "postgres", on_create=say_new_database)
     try:
         url = postgres.start()
     except StartError as exc:
@@ -57,6 +57,12 @@ def _embedded_postgres(state_dir: Path) -> str:
     if postgres.started_here:
         _started[state_dir] = postgres
     return url
+
+
+def say_new_database(notice: str) -> None:
+    """Say on stderr, on one line however narrow the terminal, that a database is
+    being made afresh."""
+    err.print(f"note: {notice}", soft_wrap=True, highlight=False, markup=False)
 
 
 def stop_started_parts() -> None:

@@ -8,7 +8,7 @@ import typer
 import uvicorn
 
 from api.app import create_app
-from bmsync.commands._db import fail
+from bmsync.commands._db import fail, say_new_database
 from bmsync.commands.runtime_cmds import setup_logging
 from database.session import make_engine, make_session_factory
 from runtime.embedded import StartError
@@ -41,7 +41,7 @@ def serve(
 
 
 async def _serve(settings: Settings, token: str, host: str, port: int) -> None:
-    async with Stack(settings) as stack:
+    async with Stack(settings, on_new_database=say_new_database) as stack:
         engine = make_engine(stack.database_url)
         client = stack.client
 

@@ -103,14 +103,22 @@ async def _run_demo(
     )
     stop = asyncio.Event()
     worker.stop_on_signals(stop)
-    console.print("starting Postgres, Temporal and the Back Market sandbox ...")
+    console.print(
+        "starting Postgres, Temporal and the Back Market sandbox afresh in "
+        f"{state_dir.resolve()} ..."
+    )
     codec = BackgroundServer(
         create_codec_app(settings_codec(demo_settings), [demo_settings.ui_url()]),
         port=free_or(settings.codec_port),
     )
     async with (
         codec,
-        Stack(demo_settings, ui_codec_endpoint=codec.base_url) as stack,
+        Stack(
+            demo_settings,
+            ui_codec_endpoint=codec.base_url,
+            # New on every run by design, as the line above says.
+            on_new_database=lambda notice: None,
+        ) as stack,
         SandboxServer(demo_sandbox(config.seed)) as sandbox,
     ):
         console.print(f"Temporal UI: [bold]{demo_settings.ui_url()}[/bold]")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 import starter
 import worker
+from bmsync.commands._db import say_new_database
 from bmsync.commands.codec_cmd import create_codec_app, settings_codec
 from bmsync.demo import (
     DemoConfig,
@@ -86,7 +87,9 @@ def register(app: typer.Typer) -> None:
     def db_upgrade() -> None:
         """Apply every migration not yet applied."""
         settings = get_settings()
-        postgres = EmbeddedPostgres(settings.state_dir / "postgres")
+        postgres = EmbeddedPostgres(
+            settings.state_dir / "postgres", on_create=say_new_database
+        )
         try:
             url = settings.database_url or postgres.start()
             upgrade(url)
@@ -101,7 +104,7 @@ def register(app: typer.Typer) -> None:
         """Run the long-lived worker until SIGTERM or SIGINT."""
         setup_logging(verbose)
         try:
-            asyncio.run(worker.main())
+            asyncio.run(worker.main(on_new_database=say_new_database))
         except StartError as exc:
             raise fail(str(exc)) from None
 
@@ -110,7 +113,7 @@ def register(app: typer.Typer) -> None:
         """Create or update every account's schedules; safe to run again."""
         setup_logging()
         try:
-            result = asyncio.run(starter.main())
+            result = asyncio.run(starter.main(on_new_database=say_new_database))
         except StartError as exc:
             raise fail(str(exc)) from None
         console.print(
@@ -203,7 +206,12 @@ async def _run_up(settings: Settings, with_sandbox: bool) -> None:
     )
     async with (
         codec,
-        Stack(settings, ui_codec_endpoint=codec.base_url, adopt=True) as stack,
+        Stack(
+            settings,
+            ui_codec_endpoint=codec.base_url,
+            adopt=True,
+            on_new_database=say_new_database,
+        ) as stack,
         AsyncExitStack() as parts,
     ):
         sandbox_url = None
