@@ -30,6 +30,14 @@ class BackgroundServer:
         """Where clients reach the app, without a trailing slash."""
         return f"http://{self.host}:{self.port}"
 
+    def stopped(self) -> str | None:
+        """How the server stopped serving before it was asked to; None while it
+        serves."""
+        if self._task is None or not self._task.done() or self._server.should_exit:
+            return None
+        error = None if self._task.cancelled() else self._task.exception()
+        return "stopped" if error is None else f"stopped ({type(error).__name__})"
+
     async def __aenter__(self) -> "BackgroundServer":
         # Binding ourselves gives the real port at once when asked for port 0.
         self._socket = socket.create_server((self.host, self.port))

@@ -82,6 +82,7 @@ class EmbeddedPostgres:
         self.on_create = on_create or log.warning
         self.started_here = False
         self._server: object | None = None
+        self._pid: int | None = None
 
     def running_pid(self) -> int | None:
         """The postmaster's pid when a server runs on this data directory."""
@@ -134,9 +135,20 @@ class EmbeddedPostgres:
                 f"embedded Postgres started but left no socket in {self.data_dir}; "
                 "delete that folder's postmaster.pid and try again"
             )
+        self._pid = self.running_pid()
         ensure_database(url)
         log.info("embedded postgres ready", extra={"data_dir": str(self.data_dir)})
         return url
+
+    def stopped(self) -> str | None:
+        """How the server this process started or adopted stopped on its own; None
+        while it runs."""
+        pid = self._pid
+        if not self.started_here or pid is None:
+            return None
+        if runs_with_argument(pid, str(self.data_dir)):
+            return None
+        return f"(pid {pid}) stopped (its log: {self.data_dir / 'log'})"
 
     def stop(self) -> None:
         """Stop the server if this process started it."""
@@ -356,6 +368,22 @@ class EmbeddedTemporal:
             f"see {self.log_file}"
         )
 
+    def stopped(self) -> str | None:
+        """How the dev server this process started or adopted stopped on its own;
+        None while it runs."""
+        if self.started_here and self._process is not None:
+            code = self._process.poll()
+            if code is None:
+                return None
+            return (
+                f"(pid {self._process.pid}) {exit_description(code)} (its log: "
+                f"{self.log_file})"
+            )
+        pid = self._adopted_pid
+        if pid is not None and not runs_with_argument(pid, str(self.db_file)):
+            return f"(pid {pid}) stopped (its log: {self.log_file})"
+        return None
+
     def stop(self) -> None:
         """Stop the dev server if this process started or adopted it."""
         if self._adopted_pid is not None:
@@ -377,6 +405,16 @@ class EmbeddedTemporal:
                 process.wait(timeout=5)
         self.pid_file.unlink(missing_ok=True)
         self.started_here = False
+
+
+def exit_description(code: int) -> str:
+    """A child's exit status in words, as Popen.returncode gives it."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
 
 
 def runs_with_argument(pid: int, argument: str) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 from temporalio.client import Client
 
@@ -20,6 +22,12 @@ from runtime.settings import Settings
 from runtime.temporal import connect
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How often a watched part is looked at: the SDK starts warning about a Temporal that
+# went away after a few seconds of retries.
+WATCH_INTERVAL_S = 0.5
 
 
 def embedded_temporal(
@@ -57,6 +65,49 @@ def stop_leftovers(settings: Settings) -> list[str]:
 def with_state_dir(settings: Settings, state_dir: Path) -> Settings:
     """The same settings on another state directory."""
     return settings.model_copy(update={"state_dir": state_dir})
+
+
+class PartStopped(StartError):
+    """A part this process runs on stopped on its own; the message says which."""
+
+
+async def while_parts_run(
+    main: Coroutine[Any, Any, T],
+    parts: Mapping[str, Callable[[], str | None]],
+    on_stopped: Callable[[str], None],
+) -> T:
+    """Run `main` while every part runs; `parts` tells how each stopped, or None.
+
+    Should one stop first, `on_stopped` is told which and how at once, `main` is
+    cancelled and left to wind down, and PartStopped raised.
+    """
+    main_task = asyncio.create_task(main)
+    watch_task = asyncio.create_task(_first_stopped(parts))
+    try:
+        await asyncio.wait({main_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        main_task.cancel()
+        watch_task.cancel()
+        raise
+    if main_task.done():
+        watch_task.cancel()
+        return main_task.result()
+    stopped = watch_task.result()
+    on_stopped(stopped)
+    main_task.cancel()
+    await asyncio.wait({main_task})
+    # Winding down without the part may fail too; the part is the cause.
+    error = None if main_task.cancelled() else main_task.exception()
+    raise PartStopped(stopped) from error
+
+
+async def _first_stopped(parts: Mapping[str, Callable[[], str | None]]) -> str:
+    while True:
+        for name, stopped in parts.items():
+            how = stopped()
+            if how is not None:
+                return f"{name} {how}"
+        await asyncio.sleep(WATCH_INTERVAL_S)
 
 
 class NotRunning(StartError):
@@ -114,6 +165,16 @@ class Stack:
     @property
     def embedded_temporal(self) -> bool:
         return self.settings.temporal_address is None
+
+    def watched(self) -> dict[str, Callable[[], str | None]]:
+        """The embedded parts, each with how it stopped (None while it runs, or
+        while it is not this process's to run)."""
+        parts = {}
+        if self.settings.database_url is None:
+            parts["the embedded Postgres"] = self.postgres.stopped
+        if self.with_temporal and self.embedded_temporal:
+            parts["the embedded Temporal"] = self.temporal.stopped
+        return parts
 
     async def __aenter__(self) -> Stack:
         try:

@@ -53,6 +53,19 @@ def up_env(tmp_path: Path) -> dict[str, str]:
 @contextmanager
 def bmsync_up(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     """Run `bmsync up` until it says ready; interrupt it like Ctrl-C on leaving."""
+    with ready_up(env) as (process, output):
+        yield process
+        process.send_signal(signal.SIGINT)
+        code = process.wait(90)
+        assert code == 0, "".join(output)
+
+
+@contextmanager
+def ready_up(
+    env: dict[str, str],
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`bmsync up` once it says ready, and its output so far and to come; killed,
+    and what it left stopped, if it still runs on leaving."""
     process = subprocess.Popen(
         [str(venv_binary("bmsync")), "up"],
         env=env,
@@ -76,11 +89,9 @@ def bmsync_up(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     try:
         if not ready.wait(READY_TIMEOUT_S):
             raise AssertionError("bmsync up never got ready:\n" + "".join(output))
-        yield process
-        process.send_signal(signal.SIGINT)
-        code = process.wait(90)
-        reader.join(5)
-        assert code == 0, "".join(output)
+        yield process, output
+        if process.poll() is not None:
+            reader.join(5)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -173,3 +184,25 @@ def test_up_is_ready_stops_cleanly_and_comes_back_on_its_data(
     assert flagged == 0
     assert first_workflows, "the first run left no workflow history"
     assert first_workflows <= later_workflows
+
+
+def test_up_stops_the_rest_and_fails_when_its_temporal_dies(
+    up_env: dict[str, str],
+) -> None:
+    state_dir = Path(up_env["BMSYNC_STATE_DIR"])
+    temporal_dir = state_dir / "temporal"
+
+    with ready_up(up_env) as (process, output):
+        temporal = int((temporal_dir / "temporal.pid").read_text())
+        os.killpg(temporal, signal.SIGKILL)
+        # Well before the worker's grace period: nothing is left to finish.
+        code = process.wait(25)
+    said = [line for line in output if "the embedded Temporal" in line]
+
+    assert code == 1, "".join(output)
+    assert said == [
+        f"error: the embedded Temporal (pid {temporal}) was killed by SIGKILL (its "
+        f"log: {temporal_dir / 'temporal.log'}); stopping the rest\n"
+    ]
+    assert leftovers(state_dir) == []
+    assert EmbeddedPostgres(state_dir / "postgres").running_pid() is None

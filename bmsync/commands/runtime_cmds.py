@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 import starter
@@ -39,7 +40,14 @@ from runtime.embedded import (
 )
 from runtime.logs import ExtrasFormatter, KnownFailuresFilter
 from runtime.settings import Settings, get_settings
-from runtime.stack import Stack, embedded_temporal, stop_leftovers, with_state_dir
+from runtime.stack import (
+    PartStopped,
+    Stack,
+    embedded_temporal,
+    stop_leftovers,
+    while_parts_run,
+    with_state_dir,
+)
 from runtime.workers import Pollers, queue_pollers
 from sandbox.config import MarketConfig
 from sandbox.server import SandboxServer
@@ -132,6 +140,9 @@ def register(app: typer.Typer) -> None:
         setup_logging(verbose)
         try:
             asyncio.run(_up(get_settings(), with_sandbox=sandbox))
+        except PartStopped:
+            # Said when it was noticed, before the rest was stopped.
+            raise typer.Exit(1) from None
         except StartError as exc:
             raise fail(str(exc)) from None
 
@@ -214,7 +225,8 @@ async def _run_up(settings: Settings, with_sandbox: bool) -> None:
         ) as stack,
         AsyncExitStack() as parts,
     ):
-        sandbox_url = None
+        watched = {**stack.watched(), "the codec server": codec.stopped}
+        sandbox = None
         if with_sandbox:
             sandbox = await parts.enter_async_context(
                 SandboxServer(
@@ -226,22 +238,33 @@ async def _run_up(settings: Settings, with_sandbox: bool) -> None:
                     port=settings.sandbox_port,
                 )
             )
-            sandbox_url = sandbox.base_url
-            engine = make_engine(stack.database_url, pool_size=1)
-            parts.callback(engine.dispose)
-            world = DemoWorld(
-                session_factory=make_session_factory(engine),
-                temporal=stack.client,
-                task_queue=settings.task_queue,
-                sandbox=sandbox.state,
-                sandbox_url=sandbox.base_url,
-                state_dir=settings.state_dir,
-            )
-            account_id, _ = prepare_account(world, DemoConfig(), name=SANDBOX_ACCOUNT)
-        worker_task = asyncio.create_task(worker.run_worker(stack, stop))
-        if with_sandbox:
+            watched["the sandbox"] = sandbox.stopped
+        # Nothing restarts a part of ours that stopped, and the worker would only
+        # retry against it for ever: the rest stops too.
+        await while_parts_run(
+            _serve(settings, stack, codec, sandbox, parts, stop),
+            watched,
+            on_stopped=_say_stopped,
+        )
+
+
+async def _serve(
+    settings: Settings,
+    stack: Stack,
+    codec: BackgroundServer,
+    sandbox: SandboxServer | None,
+    parts: AsyncExitStack,
+    stop: asyncio.Event,
+) -> None:
+    """Stock the sandbox's account, then run the worker until `stop` is set."""
+    stocked = None
+    if sandbox is not None:
+        stocked = _stock_sandbox_account(settings, stack, sandbox, parts)
+    worker_task = asyncio.create_task(worker.run_worker(stack, stop))
+    try:
+        if stocked is not None:
             # Back Market learns what is in stock before its customers order.
-            await sync_listings(world, account_id)
+            await sync_listings(*stocked)
         await starter.apply_for_database(
             stack.client, stack.database_url, settings.task_queue
         )
@@ -249,12 +272,43 @@ async def _run_up(settings: Settings, with_sandbox: bool) -> None:
         console.print(f"  Temporal UI   {settings.ui_url()}")
         console.print(f"  Temporal      {stack.temporal_address}")
         console.print(f"  Codec server  {codec.base_url}  (the UI decrypts through it)")
-        if sandbox_url:
+        if sandbox is not None:
             console.print(
-                f"  Sandbox       {sandbox_url}  (account {SANDBOX_ACCOUNT!r})"
+                f"  Sandbox       {sandbox.base_url}  (account {SANDBOX_ACCOUNT!r})"
             )
         console.print("  Stop with Ctrl-C.")
+        await asyncio.shield(worker_task)
+    finally:
+        # However this ends (Ctrl-C, a part that stopped, a step that failed), the
+        # worker shuts down as on a signal before the parts under it go.
+        stop.set()
         await worker_task
+
+
+def _stock_sandbox_account(
+    settings: Settings, stack: Stack, sandbox: SandboxServer, parts: AsyncExitStack
+) -> tuple[DemoWorld, int]:
+    """Connect and stock the account of the sandbox's merchant; its world and id."""
+    engine = make_engine(stack.database_url, pool_size=1)
+    parts.callback(engine.dispose)
+    world = DemoWorld(
+        session_factory=make_session_factory(engine),
+        temporal=stack.client,
+        task_queue=settings.task_queue,
+        sandbox=sandbox.state,
+        sandbox_url=sandbox.base_url,
+        state_dir=settings.state_dir,
+    )
+    account_id, _ = prepare_account(world, DemoConfig(), name=SANDBOX_ACCOUNT)
+    return world, account_id
+
+
+def _say_stopped(what: str) -> None:
+    errors.print(
+        f"[red]error:[/red] {escape(what)}; stopping the rest",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _down(settings: Settings) -> list[str]:
