@@ -206,6 +206,32 @@ async def test_a_shipment_for_an_order_not_imported_yet_is_held_not_refused(
     assert world.applied_bodies(order_id) == []
 
 
+async def test_a_request_id_used_for_a_different_shipment_is_a_409(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1))
+    shipments = f"{orders_path(world, order_id)}/shipments"
+
+    async with world.worker():
+        first = await api.post(
+            shipments, json={"tracking_number": "T-1", "request_id": "s-1"}
+        )
+        again = await api.post(
+            shipments, json={"tracking_number": "T-1", "request_id": "s-1"}
+        )
+        other = await api.post(
+            shipments, json={"tracking_number": "OTHER", "request_id": "s-1"}
+        )
+        state = await world.wait_for(order_id, lambda s: s.shipment is not None)
+
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json() == first.json()
+    assert other.status_code == 409, other.text
+    assert "'s-1' was already used for a different request" in other.json()["detail"]
+    assert state.shipment is not None and state.shipment.tracking_number == "T-1"
+
+
 @pytest.mark.parametrize(
     "headers",
     [

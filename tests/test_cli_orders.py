@@ -126,6 +126,28 @@ async def test_an_order_is_validated_committed_shown_and_shipped(
     assert final.phase == "shipped"
 
 
+async def test_a_request_id_reused_for_a_different_shipment_is_refused(
+    world: World, runner: CliRunner
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1))
+    account = account_name(world)
+    order = str(order_id)
+    ship = ("orders", "ship", account, order)
+
+    async with world.worker():
+        first = await bmsync(runner, *ship, "1Z-S1", "--request-id", "s-1")
+        again = await bmsync(runner, *ship, "1Z-S1", "--request-id", "s-1")
+        other = await bmsync(runner, *ship, "OTHER", "--request-id", "s-1")
+        state = await world.wait_for(order_id, lambda s: s.shipment is not None)
+
+    assert first.exit_code == again.exit_code == 0, first.output + first.stderr
+    assert again.output == first.output
+    assert_one_line_error(other, "'s-1' was already used for a different request")
+    assert "RequestIdReused" not in other.stderr
+    assert state.shipment is not None and state.shipment.tracking_number == "1Z-S1"
+
+
 async def test_orders_are_listed_by_status_and_state(
     world: World, runner: CliRunner
 ) -> None:

@@ -318,13 +318,44 @@ async def test_a_repeated_request_is_acted_on_once(world: World) -> None:
         await world.commit(order_id, line_id, world.devices[sku][0])
         # A shipping tool retrying its call sends the same request id twice.
         first, second = [
-            await world.ship(order_id, f"TRK-{n}", request_id="webhook-7")
-            for n in (1, 2)
+            await world.ship(order_id, "TRK-1", request_id="webhook-7")
+            for _ in range(2)
         ]
         final = await world.order_handle(order_id).result()
+        # Once the order has finished, the repeat still gets its answer.
+        late = await world.ship(order_id, "TRK-1", request_id="webhook-7")
 
-    assert first == second
+    assert first == second == late
     assert final.shipment is not None and final.shipment.tracking_number == "TRK-1"
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert [b["tracking_number"] for b in ships] == ["TRK-1"]
+
+
+async def test_a_different_request_under_a_used_id_is_refused(world: World) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        await world.commit(order_id, line_id, world.devices[sku][0], request_id="s-1")
+        with pytest.raises(OrderRequestError) as other_body:
+            await world.commit(
+                order_id, line_id, world.devices[sku][1], request_id="s-1"
+            )
+        with pytest.raises(OrderRequestError) as other_kind:
+            await world.ship(order_id, "TRK-1", request_id="s-1")
+        await world.ship(order_id, "TRK-1", request_id="ship-1")
+        final = await world.order_handle(order_id).result()
+        with pytest.raises(OrderRequestError) as after_the_end:
+            await world.ship(order_id, "OTHER", request_id="ship-1")
+
+    for refused in (other_body, other_kind, after_the_end):
+        assert refused.value.kind == "RequestIdReused"
+        assert "already used for a different request" in str(refused.value)
+    assert [c.imei for c in final.lines[0].commits] == [world.devices[sku][0]]
+    assert world.open_commits() == 1
     ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
     assert [b["tracking_number"] for b in ships] == ["TRK-1"]
 

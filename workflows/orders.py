@@ -25,6 +25,7 @@ from domain.orders import (
     OrderObserved,
     OrderPhase,
     OrderRef,
+    OrderRequest,
     OrderSettings,
     OrderState,
     OrderWorkflowInput,
@@ -37,6 +38,8 @@ from domain.orders import (
     ShipOrderInput,
     ValidateOrderInput,
     ValidateOrderResult,
+    request_fingerprint,
+    request_id_reused,
 )
 from domain.quantities import NotifyStockChangedInput
 from workflows.policies import (
@@ -87,6 +90,9 @@ class OrderWorkflow:
         # Answers to operators' requests by request id, and those being handled.
         self.answers: dict[str, OrderAnswer] = {}
         self.requests_open: set[str] = set()
+        # What the request acted on under each id asked, to know a repeat from a
+        # different request sent under a used id.
+        self.fingerprints: dict[str, str] = {}
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderState:
@@ -157,36 +163,45 @@ class OrderWorkflow:
 
     @workflow.query
     def answer(self, input: AnswerQuery) -> OrderAnswer | None:
-        """What became of a request, once the workflow has dealt with it."""
+        """What became of a request, once the workflow has dealt with it.
+
+        Asked with a fingerprint that differs from the request acted on under the
+        id, the answer refuses: that id belongs to another request.
+        """
+        acted_on = self.fingerprints.get(input.request_id)
+        if input.fingerprint is not None and acted_on not in (None, input.fingerprint):
+            return request_id_reused(input.request_id)
         return self.answers.get(input.request_id)
 
     @workflow.signal
     async def request_validation(self, input: ValidateOrderInput) -> None:
         """Accept lines on Back Market, as an operator asked."""
-        await self._answer(input.request_id, lambda: self._validate(input))
+        await self._answer(input, lambda: self._validate(input))
 
     @workflow.signal
     async def request_commit(self, input: CommitInventoryInput) -> None:
         """Record which device fulfils an orderline; its IMEI follows when it may."""
-        await self._answer(input.request_id, lambda: self._commit(input))
+        await self._answer(input, lambda: self._commit(input))
 
     @workflow.signal
     async def request_shipment(self, input: AddShipmentInput) -> None:
         """Record a shipment; it goes out once every line is validated and committed."""
-        await self._answer(input.request_id, lambda: self._add_shipment(input))
+        await self._answer(input, lambda: self._add_shipment(input))
 
     async def _answer(
-        self, request_id: str | None, handle: Callable[[], Awaitable[Answerable]]
+        self, request: OrderRequest, handle: Callable[[], Awaitable[Answerable]]
     ) -> None:
         """Handle a request once, and keep its result or refusal for the asker.
 
         A client that repeats a request it has no answer to yet sends the same id,
         so the repeat is not acted on twice.
         """
+        request_id = request.request_id
         if request_id is not None:
             if request_id in self.answers or request_id in self.requests_open:
                 return
             self.requests_open.add(request_id)
+            self.fingerprints[request_id] = request_fingerprint(request)
         try:
             result = await handle()
         except (ApplicationError, ActivityError) as err:

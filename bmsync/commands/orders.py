@@ -56,6 +56,12 @@ out = Console()
 Timeout = Annotated[
     float, typer.Option(help="seconds to wait for the order's workflow to answer")
 ]
+RequestId = Annotated[
+    str | None,
+    typer.Option(
+        help="an id of your own: the same request sent again under it is acted on once"
+    ),
+]
 
 
 @app.command("list")
@@ -219,6 +225,7 @@ def commit(
         bool,
         typer.Option(help="record a device of another variation; no IMEI is sent"),
     ] = False,
+    request_id: RequestId = None,
     timeout: Timeout = 60.0,
 ) -> None:
     """Commit a device to an orderline."""
@@ -226,10 +233,11 @@ def commit(
         fail("the identifier is empty", 2)
     request = validated(
         CommitInventoryInput,
-        {"identifier": "identifier"},
+        {"identifier": "identifier", "request_id": "--request-id"},
         orderline_id=orderline,
         identifier=identifier.strip(),
         allow_mismatch=allow_mismatch,
+        request_id=request_id,
     )
     account_id = _account_id(account)
     result = _change(
@@ -250,6 +258,7 @@ def ship(
     tracking: str,
     carrier: Annotated[str | None, typer.Option()] = None,
     url: Annotated[str | None, typer.Option(help="the tracking page")] = None,
+    request_id: RequestId = None,
     timeout: Timeout = 60.0,
 ) -> None:
     """Add a shipment; it goes out once every line is validated and committed."""
@@ -257,10 +266,16 @@ def ship(
         fail("the tracking number is empty", 2)
     request = validated(
         AddShipmentInput,
-        {"tracking_number": "tracking", "carrier": "--carrier", "url": "--url"},
+        {
+            "tracking_number": "tracking",
+            "carrier": "--carrier",
+            "url": "--url",
+            "request_id": "--request-id",
+        },
         tracking_number=tracking.strip(),
         carrier=carrier,
         url=url,
+        request_id=request_id,
     )
     account_id = _account_id(account)
     result = _change(
