@@ -111,6 +111,9 @@ async def test_an_order_is_validated_committed_shown_and_shipped(
     assert validated.exit_code == 0, validated.output
     assert f"accepted: {line}" in validated.output
     assert_one_line_error(refused, "not the variation")
+    # A sentence, not the name of the rule's class in front of it.
+    assert refused.stderr.startswith("error: orderline ")
+    assert "Rejected" not in refused.stderr
     assert committed.exit_code == 0, committed.output
     assert f"committed to orderline {line}" in committed.output
 
@@ -185,6 +188,9 @@ async def test_mistakes_get_one_line_on_stderr_and_exit_1(
     assert_one_line_error(no_account, "no account named 'nobody'")
     assert_one_line_error(commit, f"Back Market has no order {unknown}")
     assert_one_line_error(ship, f"Back Market has no order {unknown}")
+    for result in (commit, ship):
+        assert result.stderr.startswith(f"error: Back Market has no order {unknown}")
+        assert "OrderUnavailable" not in result.stderr
     assert_one_line_error(show, "no account named 'nobody'")
 
 

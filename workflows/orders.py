@@ -120,7 +120,7 @@ class OrderWorkflow:
                         type="OrderUnavailable",
                         non_retryable=True,
                     )
-                self.unavailable = str(refusal)
+                self.unavailable = _sentence(refusal)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 raise refusal from None
             self.observations.append(observed)
@@ -209,7 +209,7 @@ class OrderWorkflow:
             refusal = _rule_broken(err) if isinstance(err, ActivityError) else err
             answer = OrderAnswer(
                 request_id=request_id or "",
-                refusal=str(refusal),
+                refusal=_sentence(refusal),
                 refusal_type=getattr(refusal, "type", None),
             )
         else:
@@ -542,7 +542,7 @@ class OrderWorkflow:
 
     def _refused(self, err: ActivityError, what: str) -> str:
         """Note a write Back Market refused for good; the order goes on without it."""
-        refusal = f"Back Market refused {what}: {_rule_broken(err)}"
+        refusal = f"Back Market refused {what}: {_sentence(_rule_broken(err))}"
         self.notes.append(refusal)
         workflow.logger.warning(
             "write refused", extra={"order_id": self.order_id, "what": what}
@@ -690,6 +690,17 @@ def _slot(result: Answerable) -> str:
     if isinstance(result, AddShipmentResult):
         return "shipment"
     return "validation"
+
+
+def _sentence(refusal: BaseException) -> str:
+    """A refusal as people read it: its message, without the error type in front.
+
+    `str()` of an ApplicationError puts its type first ("CommitRejected: ..."); the
+    type travels on its own, in `OrderAnswer.refusal_type`.
+    """
+    if isinstance(refusal, ApplicationError):
+        return refusal.message
+    return str(refusal)
 
 
 def _rule_broken(err: ActivityError) -> BaseException:
