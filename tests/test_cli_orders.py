@@ -151,6 +151,45 @@ async def test_a_request_id_reused_for_a_different_shipment_is_refused(
     assert state.shipment is not None and state.shipment.tracking_number == "1Z-S1"
 
 
+async def test_show_says_a_sent_imei_once_and_a_cancelled_line_is_cancelled(
+    world: World, runner: CliRunner
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+    account = account_name(world)
+    order = str(order_id)
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: len(s.lines) == 2)
+        kept, cancelled = state.lines
+        await world.validate(order_id, [kept.orderline_id])
+        world.sandbox.customer_cancel(cancelled.orderline_id)
+        await world.run_import()
+        await world.wait_for(order_id, lambda s: s.lines[1].closed)
+        committed = await bmsync(
+            runner,
+            "orders",
+            "commit",
+            account,
+            order,
+            str(kept.orderline_id),
+            world.devices[kept.sku][0],
+        )
+        await world.wait_for(order_id, lambda s: s.lines[0].imei_sent)
+        shown = await bmsync(runner, "orders", "show", account, order)
+
+    assert committed.exit_code == 0, committed.output + committed.stderr
+    assert "the IMEI is being sent to Back Market" in committed.output
+    assert "once the line is validated" not in committed.output
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"orderline {kept.orderline_id}: validated; 1/1 committed; IMEI sent\n"
+        in shown.output
+    )
+    assert f"orderline {cancelled.orderline_id}: cancelled\n" in shown.output
+
+
 async def test_orders_are_listed_by_status_and_state(
     world: World, runner: CliRunner
 ) -> None:

@@ -590,6 +590,8 @@ class OrderWorkflow:
             return False, "Back Market holds one IMEI per orderline: none is sent"
         if self._single_device():
             return True, "the IMEI goes to Back Market with the shipment"
+        if line.validated:
+            return True, "the line is validated: the IMEI is being sent to Back Market"
         return True, "the IMEI goes to Back Market once the line is validated"
 
     async def _settings(self) -> OrderSettings:

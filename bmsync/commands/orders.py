@@ -34,8 +34,13 @@ from database.models import (
     Shipment,
 )
 from domain.orders import (
+    LINE_CANCELLED,
+    LINE_PAYMENT_REFUSED,
+    LINE_REFUNDED_AFTER_SHIPPING,
+    LINE_REFUNDED_BEFORE_SHIPPING,
     AddShipmentInput,
     CommitInventoryInput,
+    LineStatus,
     OrderState,
     ValidateOrderInput,
     order_workflow_id,
@@ -56,6 +61,13 @@ out = Console()
 Timeout = Annotated[
     float, typer.Option(help="seconds to wait for the order's workflow to answer")
 ]
+# How a closed orderline reads, by its Back Market state.
+CLOSED_LINES = {
+    LINE_CANCELLED: "cancelled",
+    LINE_REFUNDED_BEFORE_SHIPPING: "refunded before shipping",
+    LINE_REFUNDED_AFTER_SHIPPING: "refunded after shipping",
+    LINE_PAYMENT_REFUSED: "cancelled: payment refused",
+}
 RequestId = Annotated[
     str | None,
     typer.Option(
@@ -378,17 +390,7 @@ def _print_summary(summary: OrderSummary) -> None:
 def _print_state(state: OrderState) -> None:
     out.print(f"workflow phase: [bold]{state.phase.value}[/bold]")
     for line in state.lines:
-        flags = [
-            "validated" if line.validated else "not validated",
-            f"{len(line.commits)}/{line.quantity} committed",
-        ]
-        if line.imei_sent:
-            flags.append("IMEI sent")
-        if line.imei_note:
-            flags.append(line.imei_note)
-        if line.accept_refusal:
-            flags.append(line.accept_refusal)
-        out.print(f"  orderline {line.orderline_id}: {escape('; '.join(flags))}")
+        out.print(f"  orderline {line.orderline_id}: {escape('; '.join(_flags(line)))}")
     if state.shipment is not None:
         held = "sent" if state.shipment.sent else "held"
         if state.shipment.refusal:
@@ -398,3 +400,23 @@ def _print_state(state: OrderState) -> None:
         )
     for note in state.notes:
         out.print(f"  note: {escape(note)}")
+
+
+def _flags(line: LineStatus) -> list[str]:
+    """Where one orderline stands, in the order an operator asks."""
+    if line.closed:
+        # Its devices went back to stock when it closed: no count to show.
+        flags = [CLOSED_LINES.get(line.backmarket_state, "closed")]
+    else:
+        flags = [
+            "validated" if line.validated else "not validated",
+            f"{len(line.commits)}/{line.quantity} committed",
+        ]
+    if line.imei_sent:
+        # The send's own note says how it went ("IMEI already on Back Market").
+        flags.append(line.imei_note or "IMEI sent")
+    elif line.imei_note:
+        flags.append(line.imei_note)
+    if line.accept_refusal:
+        flags.append(line.accept_refusal)
+    return flags
