@@ -90,8 +90,8 @@ class OrderWorkflow:
         # Answers to operators' requests by request id, and those being handled.
         self.answers: dict[str, OrderAnswer] = {}
         self.requests_open: set[str] = set()
-        # What the request acted on under each id asked, to know a repeat from a
-        # different request sent under a used id.
+        # The fingerprint of the request each id was first used for, so a repeat
+        # can be told from a different request sent under the same id.
         self.fingerprints: dict[str, str] = {}
 
     @workflow.run
@@ -194,7 +194,8 @@ class OrderWorkflow:
         """Handle a request once, and keep its result or refusal for the asker.
 
         A client that repeats a request it has no answer to yet sends the same id,
-        so the repeat is not acted on twice.
+        so the repeat is not acted on twice; nor is a different request under that
+        id, which the `answer` query refuses.
         """
         request_id = request.request_id
         if request_id is not None:
