@@ -17,6 +17,7 @@ from activities.order_data import observed, order_data
 from backmarket.client import SkippedItem
 from backmarket.models import Order
 from database.inventory import (
+    ORDERS_READ_CHECKPOINT,
     get_checkpoint,
     log_sync,
     mark_orders_dispatched,
@@ -112,6 +113,10 @@ class OrderImportActivities:
     ) -> list[OrderObserved]:
         changed = []
         with self.deps.session_factory.begin() as session:
+            # Back Market answered every page: whatever failed before works again.
+            # The checkpoint's own time (the database's clock, as the sync log's)
+            # says when.
+            set_checkpoint(session, account_id, ORDERS_READ_CHECKPOINT)
             for bad in skipped:
                 kind, detail = bad.error.kind, str(bad.error)
                 _log_skipped(session, account_id, bad.object_id, kind, detail)

@@ -2,8 +2,11 @@
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from activities.errors import backmarket_call, refused, rejected
@@ -88,6 +91,15 @@ class OrderActivities:
     @heartbeats
     async def accept_line(self, input: AcceptLineInput) -> AcceptLineResult:
         """Accept one orderline; a line Back Market already accepted counts as done."""
+        async with self._refusal_logged(
+            input.account_id,
+            "order_validate",
+            input.order_id,
+            f"orderline {input.orderline_id}",
+        ):
+            return await self._accept_line(input)
+
+    async def _accept_line(self, input: AcceptLineInput) -> AcceptLineResult:
         client = await self.deps.clients.get(input.account_id)
         state = await self._line_state(client, input) if _is_retry() else LINE_PAID
         if state != LINE_PAID:
@@ -156,6 +168,15 @@ class OrderActivities:
     @heartbeats
     async def send_line_imei(self, input: SendLineImeiInput) -> SendLineImeiResult:
         """Set one orderline's IMEI; an IMEI already there and equal counts as sent."""
+        async with self._refusal_logged(
+            input.account_id,
+            "imei_sync",
+            input.order_id,
+            f"the IMEI of orderline {input.orderline_id}",
+        ):
+            return await self._send_line_imei(input)
+
+    async def _send_line_imei(self, input: SendLineImeiInput) -> SendLineImeiResult:
         imei = await asyncio.to_thread(self._imei_of, input.inventory_item_id)
         if imei is None:
             return SendLineImeiResult(sent=False, note="the device has no valid IMEI")
@@ -213,6 +234,15 @@ class OrderActivities:
     @heartbeats
     async def ship_order(self, input: ShipOrderInput) -> ShipOrderResult:
         """Send the shipment, with the IMEI of a single-device order; once only."""
+        async with self._refusal_logged(
+            input.account_id,
+            "shipment",
+            input.order_id,
+            f"shipment {input.shipment.tracking_number.strip()}",
+        ):
+            return await self._ship_order(input)
+
+    async def _ship_order(self, input: ShipOrderInput) -> ShipOrderResult:
         client = await self.deps.clients.get(input.account_id)
         imei = None
         if input.inventory_item_id is not None:
@@ -308,6 +338,36 @@ class OrderActivities:
         with backmarket_call():
             return await client.get_order(input.order_id)
 
+    @asynccontextmanager
+    async def _refusal_logged(
+        self, account_id: int, kind: str, order_id: int, what: str
+    ) -> AsyncIterator[None]:
+        """A write refused for good leaves a failed line in the sync log.
+
+        The order's workflow notes the refusal and goes on without the write, which
+        is not repeated by itself: `bmsync log` and `bmsync doctor` read it here.
+        """
+        try:
+            yield
+        except ApplicationError as exc:
+            if exc.non_retryable:
+                try:
+                    await asyncio.to_thread(
+                        self._log_refused, account_id, kind, order_id, what, exc
+                    )
+                except Exception as failure:
+                    # The refusal is the answer the workflow needs; a sync log that
+                    # cannot be written must not turn it into a retried write.
+                    log.warning(
+                        "refusal not logged",
+                        extra={
+                            "order_id": order_id,
+                            "kind": kind,
+                            "error_class": type(failure).__name__,
+                        },
+                    )
+            raise
+
     def _log(self, account_id: int, kind: str, order_id: int, detail: str) -> None:
         with self.deps.session_factory.begin() as session:
             log_sync(
@@ -318,6 +378,26 @@ class OrderActivities:
                 result="ok",
                 external_ref=str(order_id),
                 detail=detail,
+            )
+
+    def _log_refused(
+        self,
+        account_id: int,
+        kind: str,
+        order_id: int,
+        what: str,
+        error: ApplicationError,
+    ) -> None:
+        with self.deps.session_factory.begin() as session:
+            log_sync(
+                session,
+                account_id=account_id,
+                kind=kind,
+                direction="push",
+                result="failed",
+                external_ref=str(order_id),
+                error_class=error.type or type(error).__name__,
+                detail=f"Back Market refused {what}: {error.message}",
             )
 
 

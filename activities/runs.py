@@ -3,7 +3,7 @@
 from temporalio import activity
 
 from activities.deps import ActivityDeps
-from database.inventory import log_sync
+from database.inventory import RUN_FAILED, log_sync
 from domain.runs import RecordFailedRunInput
 
 
@@ -21,5 +21,5 @@ class RunActivities:
                 direction=input.direction,
                 result="failed",
                 error_class=input.error_class,
-                detail=f"the run failed: {input.reason}",
+                detail=RUN_FAILED + input.reason,
             )

@@ -2,7 +2,8 @@
 
 Every request carries `Authorization: Bearer <token>`. A commit or a shipment may
 carry a `request_id` of the caller's: a request repeated with the same id (a retried
-webhook, say) is acted on once. Errors answer with a
+webhook, say) is acted on once, and a different request under a used id is refused
+(409). Errors answer with a
 `detail`: a sentence for a missing account or order (404) or a refused request
 (409), and for a field the same list FastAPI gives for a bad body, whose `loc` names
 the field. Neither the token nor anything about customers is logged.
@@ -252,7 +253,8 @@ def _account_id(session_factory: sessionmaker[Session], name: str) -> int:
 
 
 def _refusal_status(exc: OrderRequestError) -> int:
-    """404 when Back Market does not know the order; 409 for a broken rule."""
+    """404 when Back Market does not know the order; 409 for a broken rule, or for
+    a request id already used by a different request."""
     if exc.kind == "OrderUnavailable":
         return status.HTTP_404_NOT_FOUND
     return status.HTTP_409_CONFLICT

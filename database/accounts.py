@@ -378,6 +378,20 @@ def setting_keys() -> list[str]:
     ]
 
 
+def setting_meaning(key: str) -> str:
+    """What a setting means, in the words `settings show` prints beside it."""
+    if key in SETTINGS:
+        return SETTINGS[key].help
+    if key == COUNTED_STATUSES:
+        return "inventory statuses whose devices count as available"
+    if key == COUNTED_WAREHOUSES:
+        return "warehouses whose devices count as available"
+    if key.startswith(STATUS_MAP_PREFIX):
+        phase = key.removeprefix(STATUS_MAP_PREFIX)
+        return f"our sales order status for an order Back Market shows {phase}"
+    return ""
+
+
 def set_setting(session: Session, account: Account, key: str, value: str) -> None:
     """Change one setting from its text form; AccountError when key or value is bad."""
     if key in SETTINGS:
@@ -473,7 +487,10 @@ def set_status_map(
         )
     status = sales_order_status_by_name(session, status_name)
     if status is None:
-        raise AccountError(f"unknown sales order status {quoted(status_name)}")
+        raise AccountError(
+            f"status-map.{phase}: unknown sales order status {quoted(status_name)}; "
+            "see bmsync catalog statuses list"
+        )
     must_be_open = phase in OPEN_PHASES
     if status.counts_as_open != must_be_open:
         # Outstanding units follow the status: a sold order that does not count as

@@ -14,7 +14,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from database.inventory import find_sku, order_item_variation
+from database.inventory import (
+    ORDERS_READ_CHECKPOINT,
+    RUN_FAILED,
+    find_sku,
+    get_checkpoint,
+    order_item_variation,
+)
 from database.listings import lookup_listing
 from database.models import (
     Account,
@@ -46,6 +52,12 @@ from domain.orders import (
 
 FOREIGN_WRITE_KIND = "foreign_write"
 ORDER_VALIDATE_KIND = "order_validate"
+ORDER_IMPORT_KIND = "order_import"
+SHIPMENT_KIND = "shipment"
+# Failures that mean Back Market no longer takes the account's token, or that the
+# worker cannot read it (AccountMissing: its variable unset, say): nothing works
+# again until the token is put right.
+TOKEN_ERRORS = ("BackMarketUnauthorized", "BackMarketForbidden", "AccountMissing")
 # Phases whose orders still need stock, and those whose orders no longer do.
 OPEN_PHASES = (BackMarketPhase.NEW, BackMarketPhase.PAID, BackMarketPhase.VALIDATED)
 CLOSED_PHASES = (
@@ -375,7 +387,8 @@ def diagnose_order(session: Session, account: Account, order_id: int) -> list[Ch
             settings.order_import,
             "order import",
             f"bmsync settings set {account.name} order-import on",
-        )
+        ),
+        _order_import_runs(session, account),
     ]
     order = session.scalar(
         select(SalesOrder).where(
@@ -416,6 +429,7 @@ def diagnose_order(session: Session, account: Account, order_id: int) -> list[Ch
     commits = _open_commits(session, items)
     checks.append(_validated_before_shipment(session, account, order, items, commits))
     checks.append(_devices_for_shipment(session, account, order, items, commits))
+    checks.append(_shipment_taken(session, account, order))
     checks.append(_auto_validate(account, items))
     checks.append(_identifiers(commits))
     checks.append(_fulfils(session, commits))
@@ -429,6 +443,80 @@ def diagnose_order(session: Session, account: Account, order_id: int) -> list[Ch
     )
     checks.extend(status_mapping_checks(session, account))
     return checks
+
+
+def _order_import_runs(session: Session, account: Account) -> Check:
+    """Whether the scheduled import still reads Back Market, or fails each run."""
+    name = "order import runs"
+    failed = session.scalar(
+        select(SyncLogEntry)
+        .where(
+            SyncLogEntry.account_id == account.id,
+            SyncLogEntry.kind == ORDER_IMPORT_KIND,
+            SyncLogEntry.result == "failed",
+            SyncLogEntry.detail.startswith(RUN_FAILED),
+        )
+        .order_by(SyncLogEntry.at.desc(), SyncLogEntry.id.desc())
+        .limit(1)
+    )
+    read = get_checkpoint(session, account.id, ORDERS_READ_CHECKPOINT)
+    read_at = None if read is None else read.updated_at
+    if failed is None:
+        if read_at is None:
+            return Check(name, True, "no failed run in the sync log")
+        return Check(name, True, f"read Back Market's orders {_when(read_at)}")
+    if read_at is not None and read_at > failed.at:
+        return Check(
+            name,
+            True,
+            f"read Back Market's orders {_when(read_at)}, after a run failed "
+            f"{_when(failed.at)}",
+        )
+    runs = session.scalar(
+        select(func.count())
+        .select_from(SyncLogEntry)
+        .where(
+            SyncLogEntry.account_id == account.id,
+            SyncLogEntry.kind == ORDER_IMPORT_KIND,
+            SyncLogEntry.result == "failed",
+            SyncLogEntry.detail.startswith(RUN_FAILED),
+            *([] if read_at is None else [SyncLogEntry.at > read_at]),
+        )
+    )
+    since = "ever" if read_at is None else f"since it last worked, {_when(read_at)}"
+    error_class = failed.error_class or "unknown error"
+    reason = (failed.detail or "").removeprefix(RUN_FAILED)
+    if error_class in TOKEN_ERRORS:
+        fix = _token_fix(account)
+    else:
+        fix = (
+            f"see bmsync log --account {account.name} --result failed; the import "
+            f"runs again every {account.settings.order_import_interval_s} s"
+        )
+    return Check(
+        name,
+        False,
+        f"the last order import failed {_when(failed.at)} with {error_class}: "
+        f"{reason} ({runs} failed run(s) {since})",
+        fix,
+    )
+
+
+def _token_fix(account: Account) -> str:
+    """What puts a token Back Market refuses right, by where the token is kept."""
+    kind, _, variable = account.token_ref.partition(":")
+    if kind == "env":
+        return (
+            f"check the token (revoked or expired?): put a valid one in {variable} "
+            "wherever the worker runs, then restart the worker"
+        )
+    # A known gap: no command replaces a token once stored, and `accounts add`
+    # refuses a name in use, so a revoked stored token has no fix from the CLI.
+    return (
+        "check the token in Back Market's back office (revoked or expired?); a "
+        "token stored encrypted cannot be replaced from the command line yet "
+        f"(bmsync accounts add refuses {account.name!r} while the account exists)"
+    )
 
 
 def _unknown_skus(
@@ -524,6 +612,9 @@ def _validated_before_shipment(
     if _lines_short_of_devices(items, commits):
         # Held for its devices, which the next check names.
         return Check(name, True, f"{added}, {when}")
+    if _shipment_refusal(session, account, order, shipment.created_at) is not None:
+        # Sent and refused, which the shipment check names.
+        return Check(name, True, f"{added}, {when}")
     return Check(
         name,
         False,
@@ -563,6 +654,74 @@ def _devices_for_shipment(
         f"shipment {shipment.tracking_number} is held until its devices are "
         f"committed: {described}",
         fixes,
+    )
+
+
+def _shipment_taken(session: Session, account: Account, order: SalesOrder) -> Check:
+    """Whether Back Market took the order's shipment, or refused it for good."""
+    name = "shipment taken by Back Market"
+    shipments = session.scalars(
+        select(Shipment)
+        .where(Shipment.sales_order_id == order.id)
+        .order_by(Shipment.created_at.desc(), Shipment.id.desc())
+    ).all()
+    for shipment in shipments:
+        if shipment.sent_at is not None:
+            return Check(
+                name,
+                True,
+                f"shipment {shipment.tracking_number} sent {_when(shipment.sent_at)}",
+            )
+    if not shipments:
+        return Check(name, True, "no shipment added yet")
+    latest = shipments[0]
+    refusal = _shipment_refusal(session, account, order, latest.created_at)
+    if refusal is None:
+        return Check(name, True, "Back Market has refused no shipment of this order")
+    error_class = refusal.error_class or "unknown error"
+    return Check(
+        name,
+        False,
+        f"{refusal.detail} ({error_class}, {_when(refusal.at)})",
+        _refusal_fix(account, order, error_class),
+    )
+
+
+def _shipment_refusal(
+    session: Session, account: Account, order: SalesOrder, since: datetime
+) -> SyncLogEntry | None:
+    """The latest shipment of the order Back Market refused for good, if any."""
+    return session.scalar(
+        select(SyncLogEntry)
+        .where(
+            SyncLogEntry.account_id == account.id,
+            SyncLogEntry.kind == SHIPMENT_KIND,
+            SyncLogEntry.external_ref == str(order.external_order_id),
+            SyncLogEntry.result == "failed",
+            SyncLogEntry.at >= since,
+        )
+        .order_by(SyncLogEntry.at.desc(), SyncLogEntry.id.desc())
+        .limit(1)
+    )
+
+
+def _refusal_fix(account: Account, order: SalesOrder, error_class: str) -> str:
+    """What to do about a shipment Back Market refused, by why it refused."""
+    ship_again = (
+        f"bmsync orders ship {account.name} {order.external_order_id} <tracking> "
+        "--carrier <carrier>"
+    )
+    if error_class == "BackMarketNotFound":
+        return (
+            f"Back Market has no order {order.external_order_id} for this account "
+            "(a sandbox forgets its orders when it restarts): check the order in "
+            "Back Market's back office and ship it there; it cannot be sent from here"
+        )
+    if error_class in TOKEN_ERRORS:
+        return f"{_token_fix(account)}; then add the shipment again: {ship_again}"
+    return (
+        "check the tracking number and carrier, then add the shipment again (it "
+        f"replaces the refused one): {ship_again}"
     )
 
 

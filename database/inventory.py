@@ -49,6 +49,11 @@ from domain.inventory import (
 BACKMARKET_CHANNEL = "Backmarket"
 BACKMARKET_CUSTOMER = "Back Market"
 SYNC_DETAIL_MAX = 500
+# How a failed scheduled run's line in the sync log begins; the rest is its reason.
+RUN_FAILED = "the run failed: "
+# Touched each time an order import has read Back Market's changed orders to the
+# end (its `updated_at`), so a failed import can be told from one since put right.
+ORDERS_READ_CHECKPOINT = "orders_read"
 
 
 class NotFound(LookupError):

@@ -4,6 +4,7 @@ Payloads carry ids, states and short notes: never customer names, addresses or w
 Back Market responses, so workflow history stays small and free of personal data.
 """
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -149,8 +150,9 @@ class ValidateOrderInput(BaseModel):
 
     orderline_ids: list[int] | None = None
     # The workflow answers a request under this id, and acts on an id once: a caller
-    # that repeats a request with its id is not served twice. The client sets one
-    # when the caller does not.
+    # that repeats a request with its id is not served twice, and one that sends a
+    # different request under a used id is refused. The client sets one when the
+    # caller does not.
     request_id: str | None = Field(default=None, max_length=100)
 
 
@@ -219,6 +221,9 @@ class AddShipmentResult(BaseModel):
 
 class AnswerQuery(BaseModel):
     request_id: str
+    # What the asker's request says (`request_fingerprint`); when the id was used
+    # for a different request, the answer is a refusal rather than that request's.
+    fingerprint: str | None = None
 
 
 class OrderAnswer(BaseModel):
@@ -232,6 +237,32 @@ class OrderAnswer(BaseModel):
     commit: CommitInventoryResult | None = None
     shipment: AddShipmentResult | None = None
     validation: ValidateOrderResult | None = None
+
+
+OrderRequest = CommitInventoryInput | AddShipmentInput | ValidateOrderInput
+
+# The refusal's type when a request id comes back with a different request.
+REQUEST_ID_REUSED = "RequestIdReused"
+
+
+def request_fingerprint(request: OrderRequest) -> str:
+    """A digest of what a request asks, its id left out, to tell repeats apart.
+
+    A retried webhook sends the same body under the same id; the same id under
+    another body is a different request that must not pass for the first.
+    """
+    body = request.model_dump_json(exclude={"request_id"})
+    return hashlib.sha256(f"{type(request).__name__}:{body}".encode()).hexdigest()
+
+
+def request_id_reused(request_id: str) -> OrderAnswer:
+    """The answer to a request sent under an id another request already used."""
+    return OrderAnswer(
+        request_id=request_id,
+        refusal=f"request id {request_id!r} was already used for a different "
+        "request; send this one under an id of its own",
+        refusal_type=REQUEST_ID_REUSED,
+    )
 
 
 class RecordCommitInput(BaseModel):

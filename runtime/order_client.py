@@ -3,7 +3,8 @@
 A request is a signal carrying an id of its own; the workflow acts on an id once and
 keeps its answer under it, and the client reads the answer back with a query. A
 caller that repeats a request with the same id (a retried webhook) gets the first
-answer, even once the order has finished.
+answer, even once the order has finished; a different request sent under an id
+already used is refused ("RequestIdReused").
 
 A commit or a shipment may arrive before the import has seen the order: it then
 starts the order's workflow itself (signal-with-start), which reads the order from
@@ -39,6 +40,7 @@ from domain.orders import (
     ValidateOrderInput,
     ValidateOrderResult,
     order_workflow_id,
+    request_fingerprint,
 )
 from runtime.temporal import failure_reason
 from workflows.orders import OrderWorkflow
@@ -57,8 +59,9 @@ QUERY_RETRY_S = 10.0
 class OrderRequestError(Exception):
     """The workflow refused the request; the message says which rule.
 
-    `kind` is the refusal's type, e.g. "CommitRejected", or "OrderUnavailable" when
-    Back Market does not know the order.
+    `kind` is the refusal's type, e.g. "CommitRejected", "OrderUnavailable" when
+    Back Market does not know the order, or "RequestIdReused" when the request's id
+    was already used for a different request.
     """
 
     def __init__(self, message: str, kind: str | None = None) -> None:
@@ -103,6 +106,9 @@ class OrderClient:
         """Send the request, starting the order's workflow if need be; await it."""
         request_id = request.request_id or str(uuid.uuid4())
         request = request.model_copy(update={"request_id": request_id})
+        question = AnswerQuery(
+            request_id=request_id, fingerprint=request_fingerprint(request)
+        )
         try:
             handle = await self.client.start_workflow(
                 OrderWorkflow.run,
@@ -116,7 +122,7 @@ class OrderClient:
             )
         except WorkflowAlreadyStartedError:
             # Finished: a request it answered before still gets that answer.
-            earlier = await self._earlier_answer(account_id, order_id, request_id)
+            earlier = await self._earlier_answer(account_id, order_id, question)
             if earlier is None:
                 raise OrderRequestError(
                     f"order {order_id} has finished (shipped, cancelled or "
@@ -125,7 +131,7 @@ class OrderClient:
                 ) from None
             answer = earlier
         else:
-            answer = await self._await_answer(handle, request_id, order_id)
+            answer = await self._await_answer(handle, question, order_id)
         if answer.refusal is not None:
             raise OrderRequestError(answer.refusal, answer.refusal_type)
         return answer
@@ -133,11 +139,10 @@ class OrderClient:
     async def _await_answer(
         self,
         handle: WorkflowHandle[OrderWorkflow, OrderState],
-        request_id: str,
+        question: AnswerQuery,
         order_id: int,
     ) -> OrderAnswer:
         deadline = time.monotonic() + self.timeout_s
-        question = AnswerQuery(request_id=request_id)
         polls = 0
         while time.monotonic() < deadline:
             polls += 1
@@ -166,18 +171,14 @@ class OrderClient:
         )
 
     async def _earlier_answer(
-        self, account_id: int, order_id: int, request_id: str
+        self, account_id: int, order_id: int, question: AnswerQuery
     ) -> OrderAnswer | None:
         """The answer a finished order gave this request before, if it had one."""
         handle = self.client.get_workflow_handle_for(
             OrderWorkflow.run, order_workflow_id(account_id, order_id)
         )
         try:
-            return await _query(
-                lambda: handle.query(
-                    OrderWorkflow.answer, AnswerQuery(request_id=request_id)
-                )
-            )
+            return await _query(lambda: handle.query(OrderWorkflow.answer, question))
         except RPCError:
             return None
 

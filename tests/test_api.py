@@ -103,6 +103,7 @@ async def test_a_commit_and_a_shipment_reach_the_order(
 
     assert wrong.status_code == 409
     assert "not the variation" in wrong.json()["detail"]
+    assert "Rejected" not in wrong.json()["detail"]
     assert good.status_code == 201, good.text
     assert good.json()["fulfils_line"] and good.json()["imei_will_sync"]
 
@@ -180,8 +181,10 @@ async def test_unknown_orders_and_accounts_are_404s(
     too_big = await api.get(orders_path(world, 10**23))
 
     assert [commit.status_code, ship.status_code, read.status_code] == [404] * 3
-    assert f"no order {unknown}" in commit.json()["detail"]
-    assert f"no order {unknown}" in ship.json()["detail"]
+    for refused in (commit, ship):
+        assert refused.json()["detail"] == (
+            f"Back Market has no order {unknown} for this account"
+        )
     assert f"Back Market has no order {unknown}" in read.json()["detail"]
     assert too_big.status_code == 422
     assert too_big.json()["detail"][0]["loc"] == ["path", "order_id"]
@@ -204,6 +207,32 @@ async def test_a_shipment_for_an_order_not_imported_yet_is_held_not_refused(
     assert ship.status_code == 201, ship.text
     assert ship.json()["held"] is True
     assert world.applied_bodies(order_id) == []
+
+
+async def test_a_request_id_used_for_a_different_shipment_is_a_409(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1))
+    shipments = f"{orders_path(world, order_id)}/shipments"
+
+    async with world.worker():
+        first = await api.post(
+            shipments, json={"tracking_number": "T-1", "request_id": "s-1"}
+        )
+        again = await api.post(
+            shipments, json={"tracking_number": "T-1", "request_id": "s-1"}
+        )
+        other = await api.post(
+            shipments, json={"tracking_number": "OTHER", "request_id": "s-1"}
+        )
+        state = await world.wait_for(order_id, lambda s: s.shipment is not None)
+
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json() == first.json()
+    assert other.status_code == 409, other.text
+    assert "'s-1' was already used for a different request" in other.json()["detail"]
+    assert state.shipment is not None and state.shipment.tracking_number == "T-1"
 
 
 @pytest.mark.parametrize(

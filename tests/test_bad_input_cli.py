@@ -144,9 +144,11 @@ def test_accounts_add_refuses_a_token_another_account_uses_on_the_same_host(
         ("acme", "order-import-interval-s", "2", ["interval", "5 to 604800"]),
         ("acme", "pricing-interval-s", "700000", ["interval", "5 to 604800"]),
         ("acme", "safety-buffer", "100001", ["safety-buffer", "0 to 100000"]),
+        ("acme", "safety-buffer", "-1", ["safety-buffer", "0 to 100000", "-1"]),
         ("acme", "listing-import-scope", "some", ["listing-import-scope", "some"]),
         ("acme", "counted-statuses", "Available, Lost", ["counted-statuses", "Lost"]),
-        ("acme", "status-map.shipped", "Gone", ["Gone"]),
+        ("acme", "status-map.shipped", "Gone", ["status-map.shipped", "Gone"]),
+        ("acme", "status-map.paid", "Bogus", ["status-map.paid", "Bogus"]),
         ("acme", "status-map.shipped", "Open", ["status-map.shipped", "Open"]),
         ("acme", "status-map.paid", "Shipped", ["status-map.paid", "open"]),
         ("acme", "counted-warehouses", ",", ["counted-warehouses", "at least one"]),
@@ -177,6 +179,38 @@ def test_an_interval_up_to_a_week_is_taken(stocked: CliRunner) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert "200000" in shown.output
+
+
+def test_settings_set_echoes_what_was_stored(stocked: CliRunner) -> None:
+    switched = stocked.invoke(app, ["settings", "set", "acme", "auto-validate", "ON"])
+    mapped = stocked.invoke(app, ["settings", "set", "acme", "status-map.paid", "open"])
+    counted = stocked.invoke(
+        app, ["settings", "set", "acme", "counted-statuses", "available,available"]
+    )
+
+    assert switched.exit_code == 0, switched.stderr
+    assert switched.output == "acme: auto-validate = on\n"
+    assert mapped.output == "acme: status-map.paid = Open\n"
+    assert counted.output == "acme: counted-statuses = Available\n"
+
+
+def test_settings_show_gives_every_key_a_meaning(stocked: CliRunner) -> None:
+    shown = stocked.invoke(app, ["settings", "show", "acme"])
+
+    assert shown.exit_code == 0, shown.stderr
+    rows = {
+        cells[0]: cells[2]
+        for line in shown.output.splitlines()
+        if len(cells := [cell.strip() for cell in line.split("│")[1:-1]]) == 3
+    }
+    assert rows["counted-statuses"] == (
+        "inventory statuses whose devices count as available"
+    )
+    assert rows["counted-warehouses"] == "warehouses whose devices count as available"
+    assert rows["status-map.paid"] == (
+        "our sales order status for an order Back Market shows paid"
+    )
+    assert all(rows.values()), [key for key, meaning in rows.items() if not meaning]
 
 
 @pytest.mark.parametrize(

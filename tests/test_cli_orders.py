@@ -111,6 +111,9 @@ async def test_an_order_is_validated_committed_shown_and_shipped(
     assert validated.exit_code == 0, validated.output
     assert f"accepted: {line}" in validated.output
     assert_one_line_error(refused, "not the variation")
+    # A sentence, not the name of the rule's class in front of it.
+    assert refused.stderr.startswith("error: orderline ")
+    assert "Rejected" not in refused.stderr
     assert committed.exit_code == 0, committed.output
     assert f"committed to orderline {line}" in committed.output
 
@@ -124,6 +127,67 @@ async def test_an_order_is_validated_committed_shown_and_shipped(
     assert shipped.exit_code == 0, shipped.output
     assert "shipment 1Z-CLI" in shipped.output
     assert final.phase == "shipped"
+
+
+async def test_a_request_id_reused_for_a_different_shipment_is_refused(
+    world: World, runner: CliRunner
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1))
+    account = account_name(world)
+    order = str(order_id)
+    ship = ("orders", "ship", account, order)
+
+    async with world.worker():
+        first = await bmsync(runner, *ship, "1Z-S1", "--request-id", "s-1")
+        again = await bmsync(runner, *ship, "1Z-S1", "--request-id", "s-1")
+        other = await bmsync(runner, *ship, "OTHER", "--request-id", "s-1")
+        state = await world.wait_for(order_id, lambda s: s.shipment is not None)
+
+    assert first.exit_code == again.exit_code == 0, first.output + first.stderr
+    assert again.output == first.output
+    assert_one_line_error(other, "'s-1' was already used for a different request")
+    assert "RequestIdReused" not in other.stderr
+    assert state.shipment is not None and state.shipment.tracking_number == "1Z-S1"
+
+
+async def test_show_says_a_sent_imei_once_and_a_cancelled_line_is_cancelled(
+    world: World, runner: CliRunner
+) -> None:
+    world.set_settings(auto_validate=False)
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+    account = account_name(world)
+    order = str(order_id)
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: len(s.lines) == 2)
+        kept, cancelled = state.lines
+        await world.validate(order_id, [kept.orderline_id])
+        world.sandbox.customer_cancel(cancelled.orderline_id)
+        await world.run_import()
+        await world.wait_for(order_id, lambda s: s.lines[1].closed)
+        committed = await bmsync(
+            runner,
+            "orders",
+            "commit",
+            account,
+            order,
+            str(kept.orderline_id),
+            world.devices[kept.sku][0],
+        )
+        await world.wait_for(order_id, lambda s: s.lines[0].imei_sent)
+        shown = await bmsync(runner, "orders", "show", account, order)
+
+    assert committed.exit_code == 0, committed.output + committed.stderr
+    assert "the IMEI is being sent to Back Market" in committed.output
+    assert "once the line is validated" not in committed.output
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"orderline {kept.orderline_id}: validated; 1/1 committed; IMEI sent\n"
+        in shown.output
+    )
+    assert f"orderline {cancelled.orderline_id}: cancelled\n" in shown.output
 
 
 async def test_orders_are_listed_by_status_and_state(
@@ -163,6 +227,9 @@ async def test_mistakes_get_one_line_on_stderr_and_exit_1(
     assert_one_line_error(no_account, "no account named 'nobody'")
     assert_one_line_error(commit, f"Back Market has no order {unknown}")
     assert_one_line_error(ship, f"Back Market has no order {unknown}")
+    for result in (commit, ship):
+        assert result.stderr.startswith(f"error: Back Market has no order {unknown}")
+        assert "OrderUnavailable" not in result.stderr
     assert_one_line_error(show, "no account named 'nobody'")
 
 

@@ -29,6 +29,7 @@ from database.models import (
     ListingVariation,
     SalesOrderStatus,
     Shipment,
+    SyncCheckpoint,
     SyncLogEntry,
 )
 from domain.inventory import VariationSpec
@@ -439,10 +440,12 @@ def test_a_healthy_order_passes_every_check(
     assert failing(checks) == []
     assert [check.name for check in checks] == [
         "order import on",
+        "order import runs",
         "order imported",
         "no unknown SKU lines",
         "validated before the shipment",
         "devices committed before the shipment",
+        "shipment taken by Back Market",
         "auto-validate on",
         "IMEI/ESN on the committed devices",
         "committed devices fulfil their lines",
@@ -610,6 +613,170 @@ def test_imei_sync_off_is_reported(
     check = answer(diagnose_order(session, account, ORDER_ID), "IMEI sync on")
 
     assert not check.ok and "imei-sync on" in check.fix
+
+
+def failed_import(
+    session: Session, account: Account, at: datetime, error_class: str
+) -> None:
+    """A scheduled order import run that failed, as the run records it."""
+    session.add(
+        SyncLogEntry(
+            at=at,
+            account_id=account.id,
+            kind="order_import",
+            direction="pull",
+            result="failed",
+            error_class=error_class,
+            detail="the run failed: 401 GET /ws/orders: Invalid token",
+        )
+    )
+    session.flush()
+
+
+def orders_read(session: Session, account: Account, at: datetime) -> None:
+    session.add(
+        SyncCheckpoint(account_id=account.id, kind="orders_read", updated_at=at)
+    )
+    session.flush()
+
+
+def test_an_import_that_fails_every_run_names_the_error_and_the_token(
+    session: Session, account: Account
+) -> None:
+    orders_read(session, account, T0)
+    for minutes in (1, 2):
+        failed_import(
+            session, account, T0 + timedelta(minutes=minutes), "BackMarketUnauthorized"
+        )
+
+    checks = diagnose_order(session, account, ORDER_ID)
+
+    assert answer(checks, "order import on").ok
+    runs = answer(checks, "order import runs")
+    assert not runs.ok
+    assert "failed 2026-05-01 12:02:00 UTC with BackMarketUnauthorized" in runs.detail
+    assert "401 GET /ws/orders: Invalid token" in runs.detail
+    assert "the run failed" not in runs.detail
+    assert "2 failed run(s) since it last worked, 2026-05-01 12:00:00" in runs.detail
+    # The account keeps its token in the variable T.
+    assert "put a valid one in T wherever the worker runs" in runs.fix
+
+
+def test_a_stored_token_refused_says_it_cannot_be_replaced_here(
+    session: Session, account: Account
+) -> None:
+    account.token_ref = "enc:ciphertext"
+    failed_import(session, account, T0, "BackMarketForbidden")
+
+    runs = answer(diagnose_order(session, account, ORDER_ID), "order import runs")
+
+    assert not runs.ok and "1 failed run(s) ever" in runs.detail
+    assert "back office" in runs.fix and "accounts add refuses 'acme'" in runs.fix
+
+
+def test_an_import_that_fails_for_another_reason_points_at_the_log(
+    session: Session, account: Account
+) -> None:
+    failed_import(session, account, T0, "BackMarketServerError")
+
+    runs = answer(diagnose_order(session, account, ORDER_ID), "order import runs")
+
+    assert not runs.ok and "BackMarketServerError" in runs.detail
+    assert "bmsync log --account acme --result failed" in runs.fix
+
+
+def test_an_import_that_read_back_market_since_it_failed_is_fine(
+    session: Session, account: Account
+) -> None:
+    failed_import(session, account, T0, "BackMarketUnauthorized")
+    orders_read(session, account, T0 + timedelta(minutes=5))
+
+    runs = answer(diagnose_order(session, account, ORDER_ID), "order import runs")
+
+    assert runs.ok and "after a run failed 2026-05-01 12:00:00" in runs.detail
+
+
+def refused_shipment(
+    session: Session, account: Account, at: datetime, error_class: str, detail: str
+) -> None:
+    """Back Market's refusal of the shipment, as the shipping activity records it."""
+    session.add(
+        SyncLogEntry(
+            at=at,
+            account_id=account.id,
+            kind="shipment",
+            direction="push",
+            result="failed",
+            external_ref=str(ORDER_ID),
+            error_class=error_class,
+            detail=f"Back Market refused shipment 1Z-DOC: {detail}",
+        )
+    )
+    session.flush()
+
+
+def test_a_shipment_back_market_does_not_know_is_named_not_blamed_on_the_worker(
+    session: Session, account: Account, variation: int
+) -> None:
+    sales_order_id = import_order(session, account)
+    commit(session, add_device(session, variation))
+    validated_at(session, account, T0)
+    ship(session, sales_order_id, T0 + timedelta(minutes=1))
+    refused_shipment(
+        session,
+        account,
+        T0 + timedelta(minutes=2),
+        "BackMarketNotFound",
+        f"404 POST /ws/orders/{ORDER_ID}: Not found",
+    )
+
+    checks = diagnose_order(session, account, ORDER_ID)
+
+    assert failing(checks) == ["shipment taken by Back Market"]
+    taken = answer(checks, "shipment taken by Back Market")
+    assert taken.detail == (
+        f"Back Market refused shipment 1Z-DOC: 404 POST /ws/orders/{ORDER_ID}: Not "
+        "found (BackMarketNotFound, 2026-05-01 12:02:00 UTC)"
+    )
+    assert f"Back Market has no order {ORDER_ID} for this account" in taken.fix
+    assert "worker" not in " ".join(check.fix for check in checks)
+
+
+def test_a_shipment_back_market_found_wrong_is_to_be_added_again(
+    session: Session, account: Account, variation: int
+) -> None:
+    sales_order_id = import_order(session, account)
+    commit(session, add_device(session, variation))
+    ship(session, sales_order_id, T0)
+    refused_shipment(
+        session,
+        account,
+        T0 + timedelta(minutes=1),
+        "BackMarketBadRequest",
+        "400 POST: bad tracking",
+    )
+
+    taken = answer(
+        diagnose_order(session, account, ORDER_ID), "shipment taken by Back Market"
+    )
+
+    assert not taken.ok and "BackMarketBadRequest" in taken.detail
+    assert f"bmsync orders ship acme {ORDER_ID} <tracking>" in taken.fix
+
+
+def test_a_refusal_before_the_shipment_was_added_again_is_past(
+    session: Session, account: Account, variation: int
+) -> None:
+    sales_order_id = import_order(session, account)
+    commit(session, add_device(session, variation))
+    refused_shipment(session, account, T0, "BackMarketBadRequest", "400 POST: bad")
+    ship(session, sales_order_id, T0 + timedelta(minutes=1))
+
+    taken = answer(
+        diagnose_order(session, account, ORDER_ID), "shipment taken by Back Market"
+    )
+
+    assert taken.ok and "refused no shipment" in taken.detail
 
 
 def status_named(session: Session, name: str) -> int:

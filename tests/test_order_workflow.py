@@ -8,7 +8,14 @@ from temporalio.client import WorkflowFailureError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.order_import import OrderImportActivities
-from database.models import SalesOrder, SalesOrderStatus, Shipment, SyncLogEntry
+from database.diagnosis import Check, diagnose_order
+from database.models import (
+    Account,
+    SalesOrder,
+    SalesOrderStatus,
+    Shipment,
+    SyncLogEntry,
+)
 from domain.orders import (
     AddShipmentInput,
     CommitInventoryInput,
@@ -318,13 +325,44 @@ async def test_a_repeated_request_is_acted_on_once(world: World) -> None:
         await world.commit(order_id, line_id, world.devices[sku][0])
         # A shipping tool retrying its call sends the same request id twice.
         first, second = [
-            await world.ship(order_id, f"TRK-{n}", request_id="webhook-7")
-            for n in (1, 2)
+            await world.ship(order_id, "TRK-1", request_id="webhook-7")
+            for _ in range(2)
         ]
         final = await world.order_handle(order_id).result()
+        # Once the order has finished, the repeat still gets its answer.
+        late = await world.ship(order_id, "TRK-1", request_id="webhook-7")
 
-    assert first == second
+    assert first == second == late
     assert final.shipment is not None and final.shipment.tracking_number == "TRK-1"
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert [b["tracking_number"] for b in ships] == ["TRK-1"]
+
+
+async def test_a_different_request_under_a_used_id_is_refused(world: World) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        await world.commit(order_id, line_id, world.devices[sku][0], request_id="s-1")
+        with pytest.raises(OrderRequestError) as other_body:
+            await world.commit(
+                order_id, line_id, world.devices[sku][1], request_id="s-1"
+            )
+        with pytest.raises(OrderRequestError) as other_kind:
+            await world.ship(order_id, "TRK-1", request_id="s-1")
+        await world.ship(order_id, "TRK-1", request_id="ship-1")
+        final = await world.order_handle(order_id).result()
+        with pytest.raises(OrderRequestError) as after_the_end:
+            await world.ship(order_id, "OTHER", request_id="ship-1")
+
+    for refused in (other_body, other_kind, after_the_end):
+        assert refused.value.kind == "RequestIdReused"
+        assert "already used for a different request" in str(refused.value)
+    assert [c.imei for c in final.lines[0].commits] == [world.devices[sku][0]]
+    assert world.open_commits() == 1
     ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
     assert [b["tracking_number"] for b in ships] == ["TRK-1"]
 
@@ -470,6 +508,74 @@ async def test_an_import_that_fails_says_why_in_the_sync_log(
     assert entry.error_class == "BackMarketUnauthorized"
     assert "401" in (entry.detail or "")
     assert "a-revoked-token" not in (entry.detail or "")
+
+
+async def test_the_doctor_names_a_failing_import_until_one_reads_back_market(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+    monkeypatch.setenv(TOKEN_VARIABLE, "a-revoked-token")
+
+    async with world.worker():
+        with pytest.raises(WorkflowFailureError):
+            await world.run_import()
+    failing = import_runs(world, order_id)
+    # A worker restarted with a valid token reads Back Market again.
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    async with world.worker():
+        await world.run_import()
+    mended = import_runs(world, order_id)
+
+    assert not failing.ok and "BackMarketUnauthorized" in failing.detail
+    assert TOKEN_VARIABLE in failing.fix
+    assert mended.ok and "after a run failed" in mended.detail
+
+
+def import_runs(world: World, order_id: int) -> Check:
+    with world.session_factory() as session:
+        account = session.get(Account, world.account_id)
+        assert account is not None
+        checks = diagnose_order(session, account, order_id)
+    [runs] = [check for check in checks if check.name == "order import runs"]
+    return runs
+
+
+async def test_a_shipment_back_market_refuses_is_logged_and_named_by_the_doctor(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        await world.commit(order_id, state.lines[0].orderline_id, world.devices[sku][0])
+        # A sandbox that restarted has forgotten the order.
+        with world.sandbox.lock:
+            del world.sandbox.orders[order_id]
+        await world.ship(order_id, "TRK-404")
+        refused = await world.wait_for(
+            order_id, lambda s: s.shipment is not None and bool(s.shipment.refusal)
+        )
+
+    with world.session_factory() as session:
+        [entry] = session.scalars(
+            select(SyncLogEntry).where(SyncLogEntry.result == "failed")
+        ).all()
+        account = session.get(Account, world.account_id)
+        assert account is not None
+        checks = diagnose_order(session, account, order_id)
+    assert (entry.kind, entry.external_ref) == ("shipment", str(order_id))
+    assert entry.error_class == "BackMarketNotFound"
+    assert entry.detail is not None and entry.detail.startswith(
+        "Back Market refused shipment TRK-404: 404 "
+    )
+    [taken] = [c for c in checks if c.name == "shipment taken by Back Market"]
+    assert not taken.ok and entry.detail in taken.detail
+    assert f"Back Market has no order {order_id}" in taken.fix
+    assert [c.name for c in checks if not c.ok] == [taken.name]
+    assert refused.shipment is not None and refused.shipment.refusal is not None
+    assert refused.shipment.refusal.startswith("Back Market refused the shipment: 404")
 
 
 async def test_nothing_is_imported_while_order_import_is_off(world: World) -> None:

@@ -25,6 +25,7 @@ from domain.orders import (
     OrderObserved,
     OrderPhase,
     OrderRef,
+    OrderRequest,
     OrderSettings,
     OrderState,
     OrderWorkflowInput,
@@ -37,6 +38,8 @@ from domain.orders import (
     ShipOrderInput,
     ValidateOrderInput,
     ValidateOrderResult,
+    request_fingerprint,
+    request_id_reused,
 )
 from domain.quantities import NotifyStockChangedInput
 from workflows.policies import (
@@ -87,6 +90,9 @@ class OrderWorkflow:
         # Answers to operators' requests by request id, and those being handled.
         self.answers: dict[str, OrderAnswer] = {}
         self.requests_open: set[str] = set()
+        # The fingerprint of the request each id was first used for, so a repeat
+        # can be told from a different request sent under the same id.
+        self.fingerprints: dict[str, str] = {}
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderState:
@@ -114,7 +120,7 @@ class OrderWorkflow:
                         type="OrderUnavailable",
                         non_retryable=True,
                     )
-                self.unavailable = str(refusal)
+                self.unavailable = _sentence(refusal)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 raise refusal from None
             self.observations.append(observed)
@@ -157,36 +163,46 @@ class OrderWorkflow:
 
     @workflow.query
     def answer(self, input: AnswerQuery) -> OrderAnswer | None:
-        """What became of a request, once the workflow has dealt with it."""
+        """What became of a request, once the workflow has dealt with it.
+
+        Asked with a fingerprint that differs from the request acted on under the
+        id, the answer refuses: that id belongs to another request.
+        """
+        acted_on = self.fingerprints.get(input.request_id)
+        if input.fingerprint is not None and acted_on not in (None, input.fingerprint):
+            return request_id_reused(input.request_id)
         return self.answers.get(input.request_id)
 
     @workflow.signal
     async def request_validation(self, input: ValidateOrderInput) -> None:
         """Accept lines on Back Market, as an operator asked."""
-        await self._answer(input.request_id, lambda: self._validate(input))
+        await self._answer(input, lambda: self._validate(input))
 
     @workflow.signal
     async def request_commit(self, input: CommitInventoryInput) -> None:
         """Record which device fulfils an orderline; its IMEI follows when it may."""
-        await self._answer(input.request_id, lambda: self._commit(input))
+        await self._answer(input, lambda: self._commit(input))
 
     @workflow.signal
     async def request_shipment(self, input: AddShipmentInput) -> None:
         """Record a shipment; it goes out once every line is validated and committed."""
-        await self._answer(input.request_id, lambda: self._add_shipment(input))
+        await self._answer(input, lambda: self._add_shipment(input))
 
     async def _answer(
-        self, request_id: str | None, handle: Callable[[], Awaitable[Answerable]]
+        self, request: OrderRequest, handle: Callable[[], Awaitable[Answerable]]
     ) -> None:
         """Handle a request once, and keep its result or refusal for the asker.
 
         A client that repeats a request it has no answer to yet sends the same id,
-        so the repeat is not acted on twice.
+        so the repeat is not acted on twice; nor is a different request under that
+        id, which the `answer` query refuses.
         """
+        request_id = request.request_id
         if request_id is not None:
             if request_id in self.answers or request_id in self.requests_open:
                 return
             self.requests_open.add(request_id)
+            self.fingerprints[request_id] = request_fingerprint(request)
         try:
             result = await handle()
         except (ApplicationError, ActivityError) as err:
@@ -194,7 +210,7 @@ class OrderWorkflow:
             refusal = _rule_broken(err) if isinstance(err, ActivityError) else err
             answer = OrderAnswer(
                 request_id=request_id or "",
-                refusal=str(refusal),
+                refusal=_sentence(refusal),
                 refusal_type=getattr(refusal, "type", None),
             )
         else:
@@ -527,7 +543,7 @@ class OrderWorkflow:
 
     def _refused(self, err: ActivityError, what: str) -> str:
         """Note a write Back Market refused for good; the order goes on without it."""
-        refusal = f"Back Market refused {what}: {_rule_broken(err)}"
+        refusal = f"Back Market refused {what}: {_sentence(_rule_broken(err))}"
         self.notes.append(refusal)
         workflow.logger.warning(
             "write refused", extra={"order_id": self.order_id, "what": what}
@@ -575,6 +591,8 @@ class OrderWorkflow:
             return False, "Back Market holds one IMEI per orderline: none is sent"
         if self._single_device():
             return True, "the IMEI goes to Back Market with the shipment"
+        if line.validated:
+            return True, "the line is validated: the IMEI is being sent to Back Market"
         return True, "the IMEI goes to Back Market once the line is validated"
 
     async def _settings(self) -> OrderSettings:
@@ -675,6 +693,17 @@ def _slot(result: Answerable) -> str:
     if isinstance(result, AddShipmentResult):
         return "shipment"
     return "validation"
+
+
+def _sentence(refusal: BaseException) -> str:
+    """A refusal as people read it: its message, without the error type in front.
+
+    `str()` of an ApplicationError puts its type first ("CommitRejected: ..."); the
+    type travels on its own, in `OrderAnswer.refusal_type`.
+    """
+    if isinstance(refusal, ApplicationError):
+        return refusal.message
+    return str(refusal)
 
 
 def _rule_broken(err: ActivityError) -> BaseException:

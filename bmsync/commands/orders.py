@@ -34,8 +34,13 @@ from database.models import (
     Shipment,
 )
 from domain.orders import (
+    LINE_CANCELLED,
+    LINE_PAYMENT_REFUSED,
+    LINE_REFUNDED_AFTER_SHIPPING,
+    LINE_REFUNDED_BEFORE_SHIPPING,
     AddShipmentInput,
     CommitInventoryInput,
+    LineStatus,
     OrderState,
     ValidateOrderInput,
     order_workflow_id,
@@ -55,6 +60,19 @@ out = Console()
 
 Timeout = Annotated[
     float, typer.Option(help="seconds to wait for the order's workflow to answer")
+]
+# How a closed orderline reads, by its Back Market state.
+CLOSED_LINES = {
+    LINE_CANCELLED: "cancelled",
+    LINE_REFUNDED_BEFORE_SHIPPING: "refunded before shipping",
+    LINE_REFUNDED_AFTER_SHIPPING: "refunded after shipping",
+    LINE_PAYMENT_REFUSED: "cancelled: payment refused",
+}
+RequestId = Annotated[
+    str | None,
+    typer.Option(
+        help="an id of your own: the same request sent again under it is acted on once"
+    ),
 ]
 
 
@@ -219,6 +237,7 @@ def commit(
         bool,
         typer.Option(help="record a device of another variation; no IMEI is sent"),
     ] = False,
+    request_id: RequestId = None,
     timeout: Timeout = 60.0,
 ) -> None:
     """Commit a device to an orderline."""
@@ -226,10 +245,11 @@ def commit(
         fail("the identifier is empty", 2)
     request = validated(
         CommitInventoryInput,
-        {"identifier": "identifier"},
+        {"identifier": "identifier", "request_id": "--request-id"},
         orderline_id=orderline,
         identifier=identifier.strip(),
         allow_mismatch=allow_mismatch,
+        request_id=request_id,
     )
     account_id = _account_id(account)
     result = _change(
@@ -250,6 +270,7 @@ def ship(
     tracking: str,
     carrier: Annotated[str | None, typer.Option()] = None,
     url: Annotated[str | None, typer.Option(help="the tracking page")] = None,
+    request_id: RequestId = None,
     timeout: Timeout = 60.0,
 ) -> None:
     """Add a shipment; it goes out once every line is validated and committed."""
@@ -257,10 +278,16 @@ def ship(
         fail("the tracking number is empty", 2)
     request = validated(
         AddShipmentInput,
-        {"tracking_number": "tracking", "carrier": "--carrier", "url": "--url"},
+        {
+            "tracking_number": "tracking",
+            "carrier": "--carrier",
+            "url": "--url",
+            "request_id": "--request-id",
+        },
         tracking_number=tracking.strip(),
         carrier=carrier,
         url=url,
+        request_id=request_id,
     )
     account_id = _account_id(account)
     result = _change(
@@ -363,17 +390,7 @@ def _print_summary(summary: OrderSummary) -> None:
 def _print_state(state: OrderState) -> None:
     out.print(f"workflow phase: [bold]{state.phase.value}[/bold]")
     for line in state.lines:
-        flags = [
-            "validated" if line.validated else "not validated",
-            f"{len(line.commits)}/{line.quantity} committed",
-        ]
-        if line.imei_sent:
-            flags.append("IMEI sent")
-        if line.imei_note:
-            flags.append(line.imei_note)
-        if line.accept_refusal:
-            flags.append(line.accept_refusal)
-        out.print(f"  orderline {line.orderline_id}: {escape('; '.join(flags))}")
+        out.print(f"  orderline {line.orderline_id}: {escape('; '.join(_flags(line)))}")
     if state.shipment is not None:
         held = "sent" if state.shipment.sent else "held"
         if state.shipment.refusal:
@@ -383,3 +400,23 @@ def _print_state(state: OrderState) -> None:
         )
     for note in state.notes:
         out.print(f"  note: {escape(note)}")
+
+
+def _flags(line: LineStatus) -> list[str]:
+    """Where one orderline stands, in the order an operator asks."""
+    if line.closed:
+        # Its devices went back to stock when it closed: no count to show.
+        flags = [CLOSED_LINES.get(line.backmarket_state, "closed")]
+    else:
+        flags = [
+            "validated" if line.validated else "not validated",
+            f"{len(line.commits)}/{line.quantity} committed",
+        ]
+    if line.imei_sent:
+        # The send's own note says how it went ("IMEI already on Back Market").
+        flags.append(line.imei_note or "IMEI sent")
+    elif line.imei_note:
+        flags.append(line.imei_note)
+    if line.accept_refusal:
+        flags.append(line.accept_refusal)
+    return flags

@@ -10,12 +10,12 @@ from bmsync.commands._wake import wake_quantity_sync
 from database.accounts import (
     COUNTED_STATUSES,
     COUNTED_WAREHOUSES,
-    SETTINGS,
     STATUS_MAP_PREFIX,
     AccountError,
     require_account,
     set_setting,
     setting_keys,
+    setting_meaning,
     settings_view,
 )
 from domain.text import quoted
@@ -44,12 +44,13 @@ def show(account: str) -> None:
             fail(str(exc))
     table = Table("key", "value", "meaning")
     for key, value in view.values.items():
-        meaning = SETTINGS[key].help if key in SETTINGS else ""
-        table.add_row(key, escape(value), meaning)
+        table.add_row(key, escape(value), escape(setting_meaning(key)))
     out.print(table)
 
 
-@app.command("set")
+# A value such as -1 is the value, to be refused by the setting's own rule, rather
+# than an option the command does not have.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(account: str, key: str, value: str) -> None:
     """Change one setting, e.g. `quantity-sync on` or `status-map.paid Open`.
 
@@ -66,6 +67,9 @@ def set_(account: str, key: str, value: str) -> None:
             set_setting(session, found, key, value)
         except AccountError as exc:
             fail(str(exc), 2)
-    out.print(f"{escape(account)}: {key} = {escape(value)}")
+        # What was stored, as `settings show` gives it: "on" for "ON", the status's
+        # own spelling for "open".
+        stored = settings_view(session, found).values[key]
+    out.print(f"{escape(account)}: {key} = {escape(stored)}")
     if key in MOVES_QUANTITIES or key.startswith(STATUS_MAP_PREFIX):
         wake_quantity_sync(f"setting {key} changed")
