@@ -45,6 +45,7 @@ from domain.orders import (
     CommitInventoryResult,
     order_workflow_id,
 )
+from domain.text import error_message
 from runtime.order_client import OrderClient, OrderRequestError
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
             "detail": [
                 {
                     "loc": list(error.get("loc", ())),
-                    "msg": _readable(str(error.get("msg", ""))),
+                    "msg": _readable(error_message(error)),
                     "type": error.get("type", "value_error"),
                 }
                 for error in exc.errors()

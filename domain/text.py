@@ -1,5 +1,7 @@
 """Text people type or upload: what Postgres cannot store, and how to echo it."""
 
+from pydantic_core import ErrorDetails
+
 # An echo of someone's input in a message is cut to this many characters.
 ECHO_MAX = 40
 
@@ -29,6 +31,15 @@ def plain_text(value: str, what: str) -> str:
     if any(ord(char) < 32 or ord(char) == 127 for char in cleaned):
         raise ValueError(f"{what} holds a control character")
     return cleaned
+
+
+def error_message(error: ErrorDetails) -> str:
+    """What a validation error says, for a person.
+
+    pydantic puts "Value error, " before the message a validator raised; the
+    message is ours and reads better alone.
+    """
+    return error["msg"].removeprefix("Value error, ")
 
 
 def quoted(value: str, limit: int = ECHO_MAX) -> str:

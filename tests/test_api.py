@@ -137,6 +137,22 @@ async def test_a_bad_imei_is_refused_naming_the_identifier(
     assert world.open_commits() == 0
 
 
+async def test_a_refusal_reads_as_the_rule_words_it(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/commits",
+        json={"orderline_id": 1, "identifier": "356938035643801"},
+    )
+
+    assert answer.status_code == 422
+    assert [problem["msg"] for problem in answer.json()["detail"]] == [
+        "'356938035643801' is not a valid IMEI (15 digits with a Luhn check digit)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("kind", "body", "field"),
     [

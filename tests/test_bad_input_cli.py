@@ -371,6 +371,23 @@ def test_text_the_database_cannot_store_is_refused_by_every_command(
     assert snapshot(engine) == before
 
 
+def test_a_refusal_reads_as_the_rule_words_it(
+    stocked: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(engine)
+    commit = stocked.invoke(
+        app, ["orders", "commit", "acme", "1", "1", "356938035643801"]
+    )
+    monkeypatch.setenv("BMSYNC_COMPANY", "Acme Refurb")
+    get_settings.cache_clear()
+    setting = stocked.invoke(app, ["status"])
+
+    assert_refused(commit, 2, "identifier: '356938035643801' is not a valid IMEI")
+    assert_refused(setting, 2, "BMSYNC_COMPANY: letters and digits only")
+    assert "Value error" not in commit.stderr + setting.stderr
+    assert snapshot(engine) == before
+
+
 @pytest.mark.parametrize(
     "args",
     [
