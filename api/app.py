@@ -26,6 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import (
@@ -45,7 +46,7 @@ from domain.orders import (
     CommitInventoryResult,
     order_workflow_id,
 )
-from domain.text import error_message
+from domain.text import error_message, storable
 from runtime.order_client import OrderClient, OrderRequestError
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ NotifyStock = Callable[[list[int]], Awaitable[None]]
 """Tells the quantity sync which accounts' stock changed."""
 
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Back Market's order id")]
+# A name Postgres cannot store is no account's: it is refused as a bad path segment
+# (422), like an order id out of range, before any lookup.
+AccountName = Annotated[
+    str, Path(description="the account's name"), AfterValidator(storable)
+]
 
 
 def create_app(
@@ -79,7 +85,7 @@ def create_app(
         status_code=status.HTTP_201_CREATED,
     )
     async def commit_inventory(
-        account: str, order_id: OrderId, body: CommitRequest
+        account: AccountName, order_id: OrderId, body: CommitRequest
     ) -> CommitInventoryResult:
         """Commit a device to an orderline; its IMEI goes to Back Market when due."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
@@ -112,7 +118,7 @@ def create_app(
         status_code=status.HTTP_201_CREATED,
     )
     async def add_shipment(
-        account: str, order_id: OrderId, body: ShipmentRequest
+        account: AccountName, order_id: OrderId, body: ShipmentRequest
     ) -> AddShipmentResult:
         """Add a tracking number; sent once every line is validated and committed."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
@@ -131,7 +137,7 @@ def create_app(
         return result
 
     @v1.get("/accounts/{account}/orders/{order_id}")
-    async def get_order(account: str, order_id: OrderId) -> OrderView:
+    async def get_order(account: AccountName, order_id: OrderId) -> OrderView:
         """The stored sales order and its workflow's current state."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
         summary = await run_in_threadpool(

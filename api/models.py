@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from api.summary import OrderSummary
 from domain.imei import parse_imei
 from domain.orders import AddShipmentInput, CommitInventoryInput, OrderState
+from domain.text import TextInput
 
 
 class CommitRequest(CommitInventoryInput):
@@ -26,7 +27,7 @@ class ShipmentRequest(AddShipmentInput):
     model_config = ConfigDict(extra="forbid")
 
 
-class StockRequest(BaseModel):
+class StockRequest(TextInput):
     """One device to put in stock: by SKU, or by the variation's attributes."""
 
     model_config = ConfigDict(extra="forbid")

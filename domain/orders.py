@@ -10,7 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from domain.imei import is_valid_imei
-from domain.text import plain_text
+from domain.text import TextInput, plain_text
 
 # Back Market orderline states (see the API contract).
 LINE_NEW = 0
@@ -144,7 +144,7 @@ class OrderState(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class ValidateOrderInput(BaseModel):
+class ValidateOrderInput(TextInput):
     """Accept lines on Back Market; every paid line when none are named."""
 
     orderline_ids: list[int] | None = None
@@ -161,7 +161,7 @@ class ValidateOrderResult(BaseModel):
     refusals: list[str] = Field(default_factory=list)
 
 
-class CommitInventoryInput(BaseModel):
+class CommitInventoryInput(TextInput):
     """Commit one device, by IMEI or serial number, to one orderline."""
 
     orderline_id: int
@@ -193,7 +193,7 @@ class CommitInventoryResult(BaseModel):
     note: str
 
 
-class AddShipmentInput(BaseModel):
+class AddShipmentInput(TextInput):
     tracking_number: str = Field(min_length=1, max_length=100)
     carrier: str | None = Field(default=None, max_length=100)
     url: str | None = Field(default=None, max_length=500)

@@ -1,5 +1,6 @@
 """Text people type or upload: what Postgres cannot store, and how to echo it."""
 
+from pydantic import BaseModel, field_validator
 from pydantic_core import ErrorDetails
 
 # An echo of someone's input in a message is cut to this many characters.
@@ -17,6 +18,27 @@ def text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "holds a NUL character"
     return None
+
+
+def storable(value: str) -> str:
+    """`value` unchanged, or a ValueError saying why Postgres cannot store it."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(f"the value {problem}")
+    return value
+
+
+class TextInput(BaseModel):
+    """A request from outside: no text field holds what Postgres cannot store.
+
+    Every string field is checked, those a subclass adds included, so a field added
+    later needs no check of its own. Strings inside lists or dicts are not looked at.
+    """
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return storable(value) if isinstance(value, str) else value
 
 
 def plain_text(value: str, what: str) -> str:

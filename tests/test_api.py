@@ -160,6 +160,12 @@ async def test_a_refusal_reads_as_the_rule_words_it(
         ("commits", {"orderline_id": 1, "identifier": "SER\udcff"}, "identifier"),
         ("shipments", {"tracking_number": "1Z\u0000"}, "tracking_number"),
         ("shipments", {"tracking_number": "1Z", "carrier": "U\nPS"}, "carrier"),
+        (
+            "commits",
+            {"orderline_id": 1, "identifier": "SER-1", "request_id": "r\u0000"},
+            "request_id",
+        ),
+        ("shipments", {"tracking_number": "1Z", "request_id": "\u0000"}, "request_id"),
     ],
 )
 async def test_text_the_database_cannot_store_is_refused_naming_the_field(
@@ -176,6 +182,24 @@ async def test_text_the_database_cannot_store_is_refused_naming_the_field(
     assert answer.status_code == 422, answer.text
     assert field_of(answer.json()) == [field]
     assert all("input" not in problem for problem in answer.json()["detail"])
+    assert world.open_commits() == 0
+
+
+async def test_an_account_name_postgres_cannot_store_is_a_422(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    path = "/v1/accounts/ac%00me/orders/1"
+
+    read = await api.get(path)
+    commit = await api.post(
+        f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
+    )
+    ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-1"})
+
+    for answer in (read, commit, ship):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["path", "account"]
+        assert "NUL" in answer.json()["detail"][0]["msg"]
     assert world.open_commits() == 0
 
 
@@ -361,6 +385,51 @@ async def test_bad_stock_fields_are_named_and_nothing_is_stored(
 
     assert answer.status_code == 422, answer.text
     assert field_of(answer.json()) == [field]
+    assert stock_count(world) == before
+
+
+STOCK_TEXT_FIELDS = [
+    "sku",
+    "status",
+    "warehouse",
+    "account",
+    "serial",
+    "manufacturer",
+    "model",
+    "grade",
+    "condition",
+    "storage",
+    "colour",
+    "network",
+]
+
+
+@pytest.mark.parametrize("field", STOCK_TEXT_FIELDS)
+async def test_a_nul_in_any_stock_field_is_a_422_naming_it(
+    world: World, api: httpx.AsyncClient, field: str
+) -> None:
+    before = stock_count(world)
+    body = {
+        "imei": new_imei(),
+        "manufacturer": "Test",
+        "model": "Phone",
+        "status": "Available",
+        "warehouse": "Main",
+    }
+    if field in ("sku", "account"):
+        del body["manufacturer"], body["model"]
+        body["sku"] = world.skus[0]
+    body[field] = f"{body.get(field, 'x')}\u0000"
+
+    answer = await api.post(
+        "/v1/stock",
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == [field]
+    assert "NUL" in answer.json()["detail"][0]["msg"]
     assert stock_count(world) == before
 
 
