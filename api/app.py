@@ -2,10 +2,11 @@
 
 Every request carries `Authorization: Bearer <token>`. A commit or a shipment may
 carry a `request_id` of the caller's: a request repeated with the same id (a retried
-webhook, say) is acted on once. Errors answer with a
-`detail`: a sentence for a missing account or order (404) or a refused request
-(409), and for a field the same list FastAPI gives for a bad body, whose `loc` names
-the field. Neither the token nor anything about customers is logged.
+webhook, say) is acted on once. Errors answer with a `detail`: a sentence for a
+missing account or order (404), a refused request (409) or an order whose workflow
+did not answer in time (503), and for a field the same list FastAPI gives for a bad
+body, whose `loc` names the field. Neither the token nor anything about customers is
+logged.
 """
 
 import hmac
@@ -47,7 +48,7 @@ from domain.orders import (
     order_workflow_id,
 )
 from domain.text import error_message, storable
-from runtime.order_client import OrderClient, OrderRequestError
+from runtime.order_client import OrderClient, OrderNotAnswered, OrderRequestError
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,10 @@ def _account_id(session_factory: sessionmaker[Session], name: str) -> int:
 
 
 def _refusal_status(exc: OrderRequestError) -> int:
-    """404 when Back Market does not know the order; 409 for a broken rule."""
+    """404 when Back Market does not know the order, 503 when no answer came in
+    time (so the caller tries again later), 409 for a broken rule."""
+    if isinstance(exc, OrderNotAnswered):
+        return status.HTTP_503_SERVICE_UNAVAILABLE
     if exc.kind == "OrderUnavailable":
         return status.HTTP_404_NOT_FOUND
     return status.HTTP_409_CONFLICT

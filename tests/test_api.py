@@ -229,6 +229,32 @@ async def test_unknown_orders_and_accounts_are_404s(
     assert "'nobody'" in no_account.json()["detail"]
 
 
+async def test_a_request_no_worker_answers_is_a_503_to_try_again(
+    world: World,
+) -> None:
+    # No worker polls the task queue, and the client gives up after a second.
+    app = create_app(
+        world.session_factory,
+        OrderClient(world.client, world.task_queue, timeout_s=1.0),
+        API_TOKEN,
+    )
+    order_id = world.place_order((world.skus[0], 1))
+    path = orders_path(world, order_id)
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test", headers=AUTH
+    ) as api:
+        commit = await api.post(
+            f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
+        )
+        ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-1"})
+
+    for answer in (commit, ship):
+        assert answer.status_code == 503, answer.text
+        assert "did not answer in time" in answer.json()["detail"]
+        assert "may still take effect" in answer.json()["detail"]
+
+
 async def test_a_shipment_for_an_order_not_imported_yet_is_held_not_refused(
     world: World, api: httpx.AsyncClient
 ) -> None:
