@@ -43,15 +43,18 @@ class TextInput(BaseModel):
 
 def plain_text(value: str, what: str) -> str:
     """`value` trimmed, for a one-line field; refused when empty, when Postgres
-    cannot store it, or when it holds control characters."""
+    cannot store it, or when it holds a character that is not printable text."""
     cleaned = value.strip()
     if not cleaned:
         raise ValueError(f"{what} is empty")
     problem = text_problem(cleaned)
     if problem is not None:
         raise ValueError(f"{what} {problem}")
-    if any(ord(char) < 32 or ord(char) == 127 for char in cleaned):
-        raise ValueError(f"{what} holds a control character")
+    # Beside control characters, this refuses the invisible ones (zero-width
+    # spaces, direction marks) that make two values look alike and differ.
+    odd = next((char for char in cleaned if not char.isprintable()), None)
+    if odd is not None:
+        raise ValueError(f"{what} holds U+{ord(odd):04X}, which is not printable text")
     return cleaned
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from bmsync.cli import app as cli
 from database.models import AccountSettings, InventoryItem
+from domain.orders import AddShipmentInput
 from runtime.order_client import OrderClient
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
 
@@ -183,6 +184,64 @@ async def test_text_the_database_cannot_store_is_refused_naming_the_field(
     assert field_of(answer.json()) == [field]
     assert all("input" not in problem for problem in answer.json()["detail"])
     assert world.open_commits() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "said"),
+    [
+        ({"url": "javascript:alert(1)"}, "url", "http:// or https://"),
+        ({"url": "file:///etc/passwd"}, "url", "http:// or https://"),
+        ({"url": "https://"}, "url", "http:// or https://"),
+        ({"tracking_number": "1Z\U0001f4e6"}, "tracking_number", "letters A to Z"),
+        ({"tracking_number": "1Z<b>"}, "tracking_number", "letters A to Z"),
+        ({"tracking_number": "1Z\t99"}, "tracking_number", "U+0009"),
+        ({"tracking_number": "- / -"}, "tracking_number", "no letter or digit"),
+        ({"carrier": "U\u200bPS"}, "carrier", "U+200B"),
+        ({"carrier": "UPS\x85X"}, "carrier", "U+0085"),
+    ],
+    ids=[
+        "javascript-url",
+        "file-url",
+        "url-without-host",
+        "emoji-tracking",
+        "markup-tracking",
+        "tab-in-tracking",
+        "separators-only",
+        "zero-width-carrier",
+        "c1-control-carrier",
+    ],
+)
+async def test_a_shipment_no_carrier_would_issue_is_a_422(
+    world: World, api: httpx.AsyncClient, body: dict[str, str], field: str, said: str
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/shipments",
+        json={"tracking_number": "1Z999AA10123456784", **body},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == [field]
+    assert said in answer.json()["detail"][0]["msg"]
+    assert world.applied_bodies(order_id) == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"tracking_number": "1Z 999-AA_10.12/3"},
+        {
+            "tracking_number": "6A12345678901",
+            "carrier": "La Poste – Colissimo",
+            "url": "HTTPS://www.laposte.example/suivi?code=6A12345678901",
+        },
+    ],
+)
+def test_shipments_as_carriers_write_them_are_taken(fields: dict[str, str]) -> None:
+    shipment = AddShipmentInput.model_validate(fields)
+
+    assert shipment.model_dump(exclude_none=True) == fields
 
 
 async def test_an_account_name_postgres_cannot_store_is_a_422(

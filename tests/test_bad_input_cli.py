@@ -389,6 +389,25 @@ def test_a_refusal_reads_as_the_rule_words_it(
 
 
 @pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["1Z\U0001f4e6"], ["tracking", "letters A to Z"]),
+        (["1Z", "--carrier", "U\u200bPS"], ["--carrier", "U+200B"]),
+        (["1Z", "--url", "javascript:alert(1)"], ["--url", "http:// or https://"]),
+    ],
+    ids=["emoji-tracking", "zero-width-carrier", "javascript-url"],
+)
+def test_orders_ship_refuses_a_shipment_no_carrier_would_issue(
+    stocked: CliRunner, engine: Engine, args: list[str], named: list[str]
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["orders", "ship", "acme", "1", *args])
+
+    assert_refused(result, 2, *named)
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ["orders", "list", "nosuch"],
