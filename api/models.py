@@ -6,11 +6,20 @@ than a value silently ignored.
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from api.summary import OrderSummary
 from domain.imei import parse_imei
+from domain.inventory import MAX_COST, checked_cost
 from domain.orders import AddShipmentInput, CommitInventoryInput, OrderState
 from domain.text import TextInput
 
@@ -44,7 +53,9 @@ class StockRequest(TextInput):
     network: str = Field(default="", max_length=40)
     status: str = Field(min_length=1, max_length=100)
     warehouse: str = Field(min_length=1, max_length=100)
-    cost: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    cost: Annotated[Decimal, AfterValidator(checked_cost)] | None = Field(
+        default=None, description=f"from 0 to {MAX_COST}, at most 2 decimal places"
+    )
     received_date: date | None = None
     account: str | None = Field(
         default=None, description="Resolve the SKU as this account's own code."

@@ -451,6 +451,7 @@ async def test_a_device_by_variation_fields_creates_the_variation(
         ({"status": "Lost"}, "status"),
         ({"warehouse": "Moon"}, "warehouse"),
         ({"account": "nobody"}, "account"),
+        ({"cost": "0.001"}, "cost"),
         ({"colour_name": "red"}, "colour_name"),
     ],
 )

@@ -190,6 +190,11 @@ def test_an_interval_up_to_a_week_is_taken(stocked: CliRunner) -> None:
         (["--sku", SKU, "--serial", "S1", "--cost", "cheap"], 2, ["cost", "cheap"]),
         (["--sku", SKU, "--serial", "S1", "--cost", "-5"], 2, ["cost"]),
         (["--sku", SKU, "--serial", "S1", "--cost", "1e12"], 2, ["cost"]),
+        (
+            ["--sku", SKU, "--serial", "S1", "--cost", "0.001"],
+            2,
+            ["--cost", "0.001", "more than 2 decimal places"],
+        ),
         (["--sku", SKU], 2, ["--imei"]),
     ],
     ids=[
@@ -201,6 +206,7 @@ def test_an_interval_up_to_a_week_is_taken(stocked: CliRunner) -> None:
         "cost-not-a-number",
         "negative-cost",
         "cost-too-large",
+        "cost-below-a-cent",
         "no-identifier",
     ],
 )
@@ -226,6 +232,10 @@ HEADER = "imei,sku,status,warehouse,cost"
     [
         (f"{HEADER}\n356938035643809,{SKU},Available,Main,abc\n", ["cost"]),
         (f"{HEADER}\n356938035643809,{SKU},Available,Main,1e12\n", ["cost"]),
+        (
+            f"{HEADER}\n356938035643809,{SKU},Available,Main,0.001\n",
+            ["cost", "0.001", "more than 2 decimal places"],
+        ),
         ("colour,grade\nBlack,Good\n", ["sku"]),
         ("", ["line"]),
         (b"imei,sku\n\xff\xfe\x00bad bytes\n", ["utf-8", "at byte offset 9"]),
@@ -245,6 +255,7 @@ HEADER = "imei,sku,status,warehouse,cost"
     ids=[
         "bad-cost",
         "cost-too-large",
+        "cost-below-a-cent",
         "no-sku-column",
         "empty-file",
         "not-utf8",
