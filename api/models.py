@@ -19,7 +19,7 @@ from pydantic import (
 
 from api.summary import OrderSummary
 from domain.imei import parse_imei
-from domain.inventory import MAX_COST, checked_cost
+from domain.inventory import MAX_COST, checked_cost, checked_received_date
 from domain.orders import AddShipmentInput, CommitInventoryInput, OrderState
 from domain.text import TextInput
 
@@ -56,7 +56,7 @@ class StockRequest(TextInput):
     cost: Annotated[Decimal, AfterValidator(checked_cost)] | None = Field(
         default=None, description=f"from 0 to {MAX_COST}, at most 2 decimal places"
     )
-    received_date: date | None = None
+    received_date: Annotated[date, AfterValidator(checked_received_date)] | None = None
     account: str | None = Field(
         default=None, description="Resolve the SKU as this account's own code."
     )

@@ -11,7 +11,7 @@ refused so a typo does not silently drop data:
                            optional, blank when not applicable
     status, warehouse      required, by name (case-insensitive)
     cost                   optional, an amount like 129.50 (at most 2 decimals)
-    received_date          optional, YYYY-MM-DD
+    received_date          optional, YYYY-MM-DD, from 2000-01-01 to today
 
 Line numbers count the header as line 1, as a spreadsheet shows them.
 """
@@ -20,7 +20,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from domain.imei import InvalidImei, parse_imei
@@ -46,6 +46,10 @@ VARIATION_ATTRIBUTES = ("grade", "condition", "storage", "colour", "network")
 # Costs are stored as numeric(12, 2).
 MAX_COST = Decimal("9999999999.99")
 CENT = Decimal("0.01")
+# No device in stock was received before this; an earlier date is a typo.
+EARLIEST_RECEIVED = date(2000, 1, 1)
+# The furthest any time zone is ahead of UTC.
+LATEST_UTC_OFFSET = timedelta(hours=14)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,19 @@ def checked_cost(amount: Decimal) -> Decimal:
     if amount != amount.quantize(CENT):
         raise ValueError(f"{amount} has more than 2 decimal places")
     return amount
+
+
+def checked_received_date(value: date) -> date:
+    """`value` when a device can have been received on it, else a ValueError."""
+    if value < EARLIEST_RECEIVED:
+        raise ValueError(
+            f"a received_date of {value.isoformat()} is before {EARLIEST_RECEIVED}"
+        )
+    # Today where the day is furthest on, so a caller ahead of this machine's
+    # clock is not refused its own today.
+    if value > (datetime.now(UTC) + LATEST_UTC_OFFSET).date():
+        raise ValueError(f"a received_date of {value.isoformat()} is in the future")
+    return value
 
 
 def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
@@ -268,6 +285,11 @@ def _parse_row(
                     f"{values['received_date']!r} is not YYYY-MM-DD",
                 )
             )
+        else:
+            try:
+                checked_received_date(received)
+            except ValueError as exc:
+                problems.append(RowProblem(line, "received_date", str(exc)))
 
     if problems:
         return None, problems

@@ -3,6 +3,7 @@
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -517,6 +518,33 @@ async def test_a_nul_in_any_stock_field_is_a_422_naming_it(
     assert field_of(answer.json()) == [field]
     assert "NUL" in answer.json()["detail"][0]["msg"]
     assert stock_count(world) == before
+
+
+async def test_a_received_date_no_device_can_have_is_a_422_naming_it(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    before = stock_count(world)
+
+    def device(received: date) -> dict[str, str]:
+        return {
+            "imei": new_imei(),
+            "sku": world.skus[0],
+            "status": "Available",
+            "warehouse": "Main",
+            "received_date": received.isoformat(),
+        }
+
+    ancient = await api.post("/v1/stock", json=device(date(1, 1, 1)))
+    future = await api.post("/v1/stock", json=device(date.today() + timedelta(9)))
+    today = await api.post("/v1/stock", json=device(date.today()))
+
+    for answer, said in ((ancient, "0001-01-01"), (future, "in the future")):
+        assert answer.status_code == 422, answer.text
+        assert field_of(answer.json()) == ["received_date"]
+        assert "received_date" in answer.json()["detail"][0]["msg"]
+        assert said in answer.json()["detail"][0]["msg"]
+    assert today.status_code == 201, today.text
+    assert stock_count(world) == before + 1
 
 
 def test_the_api_command_wants_a_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -236,6 +236,16 @@ HEADER = "imei,sku,status,warehouse,cost"
             f"{HEADER}\n356938035643809,{SKU},Available,Main,0.001\n",
             ["cost", "0.001", "more than 2 decimal places"],
         ),
+        (
+            f"{HEADER},received_date\n"
+            f"356938035643809,{SKU},Available,Main,,0001-01-01\n",
+            ["received_date", "0001-01-01", "before 2000-01-01"],
+        ),
+        (
+            f"{HEADER},received_date\n"
+            f"356938035643809,{SKU},Available,Main,,2999-12-31\n",
+            ["received_date", "2999-12-31", "in the future"],
+        ),
         ("colour,grade\nBlack,Good\n", ["sku"]),
         ("", ["line"]),
         (b"imei,sku\n\xff\xfe\x00bad bytes\n", ["utf-8", "at byte offset 9"]),
@@ -256,6 +266,8 @@ HEADER = "imei,sku,status,warehouse,cost"
         "bad-cost",
         "cost-too-large",
         "cost-below-a-cent",
+        "received-in-year-1",
+        "received-in-the-future",
         "no-sku-column",
         "empty-file",
         "not-utf8",
