@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 NotifyStock = Callable[[list[int]], Awaitable[None]]
 """Tells the quantity sync which accounts' stock changed."""
 
+# A shorter bearer token is one a caller could guess; 16 random characters are not.
+MIN_TOKEN_LENGTH = 16
+
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Back Market's order id")]
 # A name Postgres cannot store is no account's: it is refused as a bad path segment
 # (422), like an order id out of range, before any lookup.
@@ -70,8 +73,9 @@ def create_app(
     notify_stock: NotifyStock | None = None,
 ) -> FastAPI:
     """The API over this database and these order workflows."""
-    if not api_token.strip():
-        raise ValueError("the API token is empty")
+    problem = token_problem(api_token)
+    if problem is not None:
+        raise ValueError(f"the API token {problem}")
     app = FastAPI(
         title="bmsync",
         summary="Orders, shipments and stock for the Back Market sync engine.",
@@ -189,6 +193,15 @@ def create_app(
 
     app.include_router(v1)
     return app
+
+
+def token_problem(api_token: str) -> str | None:
+    """Why `api_token` will not do as the bearer token callers send, or None."""
+    if not api_token.strip():
+        return "is empty"
+    if len(api_token.strip()) < MIN_TOKEN_LENGTH:
+        return f"is shorter than {MIN_TOKEN_LENGTH} characters"
+    return None
 
 
 def _bearer(api_token: str) -> Callable[..., Awaitable[None]]:

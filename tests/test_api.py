@@ -4,6 +4,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from bmsync.cli import app as cli
 from database.models import AccountSettings, InventoryItem
 from domain.orders import AddShipmentInput
 from runtime.order_client import OrderClient
+from runtime.settings import get_settings
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
 
 API_TOKEN = "api-test-token-0123456789"
@@ -554,3 +556,32 @@ def test_the_api_command_wants_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert result.exit_code == 1
     assert "set BMSYNC_API_TOKEN" in result.stderr
+
+
+def test_the_api_command_wants_a_token_no_one_could_guess(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BMSYNC_API_TOKEN", "x")
+    monkeypatch.setenv("COLUMNS", "200")
+    # Should the token pass, nothing is there to start or reach.
+    monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    get_settings.cache_clear()
+
+    result = CliRunner().invoke(cli, ["api", "--port", "8799"])
+    get_settings.cache_clear()
+
+    assert result.exit_code == 1, result.output
+    assert "BMSYNC_API_TOKEN is shorter than 16 characters" in result.stderr
+    assert "secrets.token_urlsafe(32)" in result.stderr
+
+
+async def test_the_app_refuses_a_token_shorter_than_16_characters(
+    world: World,
+) -> None:
+    orders = OrderClient(world.client, world.task_queue)
+
+    with pytest.raises(ValueError, match="shorter than 16 characters"):
+        create_app(world.session_factory, orders, "x" * 15)
+    create_app(world.session_factory, orders, "x" * 16)
