@@ -204,7 +204,7 @@ class AddShipmentInput(TextInput):
     @field_validator("tracking_number")
     @classmethod
     def _tracking_is_usable(cls, value: str) -> str:
-        return tracking_number(value)
+        return checked_tracking_number(value)
 
     @field_validator("carrier")
     @classmethod
@@ -218,14 +218,14 @@ class AddShipmentInput(TextInput):
     def _url_is_a_web_page(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        return web_address(plain_text(value, "the url"))
+        return checked_url(plain_text(value, "the url"))
 
 
 # Carriers' tracking numbers are ASCII letters and digits, some grouped by one of these.
 TRACKING_SEPARATORS = " -_./"
 
 
-def tracking_number(value: str) -> str:
+def checked_tracking_number(value: str) -> str:
     """`value` trimmed, or a ValueError when it is not what a carrier would issue."""
     cleaned = plain_text(value, "the tracking number")
     for char in cleaned:
@@ -239,7 +239,7 @@ def tracking_number(value: str) -> str:
     return cleaned
 
 
-def web_address(value: str) -> str:
+def checked_url(value: str) -> str:
     """`value`, or a ValueError unless it is an http:// or https:// address.
 
     A tracking page is shown to people as a link: any other scheme (javascript:,
