@@ -3,9 +3,9 @@
 Every request carries `Authorization: Bearer <token>`. A commit or a shipment may
 carry a `request_id` of the caller's: a request repeated with the same id (a retried
 webhook, say) is acted on once, and a different request under a used id is refused
-(409). Errors answer with a
-`detail`: a sentence for a missing account or order (404) or a refused request
-(409), and for a field the same list FastAPI gives for a bad body, whose `loc` names
+(409). Errors answer with a `detail`: a sentence for a missing account or order
+(404), a refused request (409) or an order whose workflow did not answer in time
+(503), and for a field the same list FastAPI gives for a bad body, whose `loc` names
 the field. Neither the token nor anything about customers is logged.
 """
 
@@ -27,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import (
@@ -46,14 +47,23 @@ from domain.orders import (
     CommitInventoryResult,
     order_workflow_id,
 )
-from runtime.order_client import OrderClient, OrderRequestError
+from domain.text import error_message, storable
+from runtime.order_client import OrderClient, OrderNotAnswered, OrderRequestError
 
 log = logging.getLogger(__name__)
 
 NotifyStock = Callable[[list[int]], Awaitable[None]]
 """Tells the quantity sync which accounts' stock changed."""
 
+# A shorter bearer token is one a caller could guess; 16 random characters are not.
+MIN_TOKEN_LENGTH = 16
+
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Back Market's order id")]
+# A name Postgres cannot store is no account's: it is refused as a bad path segment
+# (422), like an order id out of range, before any lookup.
+AccountName = Annotated[
+    str, Path(description="the account's name"), AfterValidator(storable)
+]
 
 
 def create_app(
@@ -63,8 +73,9 @@ def create_app(
     notify_stock: NotifyStock | None = None,
 ) -> FastAPI:
     """The API over this database and these order workflows."""
-    if not api_token.strip():
-        raise ValueError("the API token is empty")
+    problem = token_problem(api_token)
+    if problem is not None:
+        raise ValueError(f"the API token {problem}")
     app = FastAPI(
         title="bmsync",
         summary="Orders, shipments and stock for the Back Market sync engine.",
@@ -79,7 +90,7 @@ def create_app(
         status_code=status.HTTP_201_CREATED,
     )
     async def commit_inventory(
-        account: str, order_id: OrderId, body: CommitRequest
+        account: AccountName, order_id: OrderId, body: CommitRequest
     ) -> CommitInventoryResult:
         """Commit a device to an orderline; its IMEI goes to Back Market when due."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
@@ -112,7 +123,7 @@ def create_app(
         status_code=status.HTTP_201_CREATED,
     )
     async def add_shipment(
-        account: str, order_id: OrderId, body: ShipmentRequest
+        account: AccountName, order_id: OrderId, body: ShipmentRequest
     ) -> AddShipmentResult:
         """Add a tracking number; sent once every line is validated and committed."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
@@ -131,7 +142,7 @@ def create_app(
         return result
 
     @v1.get("/accounts/{account}/orders/{order_id}")
-    async def get_order(account: str, order_id: OrderId) -> OrderView:
+    async def get_order(account: AccountName, order_id: OrderId) -> OrderView:
         """The stored sales order and its workflow's current state."""
         account_id = await run_in_threadpool(_account_id, session_factory, account)
         summary = await run_in_threadpool(
@@ -184,6 +195,15 @@ def create_app(
     return app
 
 
+def token_problem(api_token: str) -> str | None:
+    """Why `api_token` will not do as the bearer token callers send, or None."""
+    if not api_token.strip():
+        return "is empty"
+    if len(api_token.strip()) < MIN_TOKEN_LENGTH:
+        return f"is shorter than {MIN_TOKEN_LENGTH} characters"
+    return None
+
+
 def _bearer(api_token: str) -> Callable[..., Awaitable[None]]:
     expected = api_token.encode()
     scheme = HTTPBearer(auto_error=False, description="BMSYNC_API_TOKEN")
@@ -213,7 +233,7 @@ async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
             "detail": [
                 {
                     "loc": list(error.get("loc", ())),
-                    "msg": _readable(str(error.get("msg", ""))),
+                    "msg": _readable(error_message(error)),
                     "type": error.get("type", "value_error"),
                 }
                 for error in exc.errors()
@@ -253,8 +273,11 @@ def _account_id(session_factory: sessionmaker[Session], name: str) -> int:
 
 
 def _refusal_status(exc: OrderRequestError) -> int:
-    """404 when Back Market does not know the order; 409 for a broken rule, or for
-    a request id already used by a different request."""
+    """404 when Back Market does not know the order, 503 when no answer came in
+    time (so the caller tries again later), 409 for a broken rule or for a request
+    id already used by a different request."""
+    if isinstance(exc, OrderNotAnswered):
+        return status.HTTP_503_SERVICE_UNAVAILABLE
     if exc.kind == "OrderUnavailable":
         return status.HTTP_404_NOT_FOUND
     return status.HTTP_409_CONFLICT

@@ -6,12 +6,22 @@ than a value silently ignored.
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from api.summary import OrderSummary
 from domain.imei import parse_imei
+from domain.inventory import MAX_COST, checked_cost, checked_received_date
 from domain.orders import AddShipmentInput, CommitInventoryInput, OrderState
+from domain.text import TextInput
 
 
 class CommitRequest(CommitInventoryInput):
@@ -26,7 +36,7 @@ class ShipmentRequest(AddShipmentInput):
     model_config = ConfigDict(extra="forbid")
 
 
-class StockRequest(BaseModel):
+class StockRequest(TextInput):
     """One device to put in stock: by SKU, or by the variation's attributes."""
 
     model_config = ConfigDict(extra="forbid")
@@ -43,8 +53,10 @@ class StockRequest(BaseModel):
     network: str = Field(default="", max_length=40)
     status: str = Field(min_length=1, max_length=100)
     warehouse: str = Field(min_length=1, max_length=100)
-    cost: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    received_date: date | None = None
+    cost: Annotated[Decimal, AfterValidator(checked_cost)] | None = Field(
+        default=None, description=f"from 0 to {MAX_COST}, at most 2 decimal places"
+    )
+    received_date: Annotated[date, AfterValidator(checked_received_date)] | None = None
     account: str | None = Field(
         default=None, description="Resolve the SKU as this account's own code."
     )

@@ -10,8 +10,8 @@ refused so a typo does not silently drop data:
     grade, condition, storage, colour, network
                            optional, blank when not applicable
     status, warehouse      required, by name (case-insensitive)
-    cost                   optional, a decimal like 129.50
-    received_date          optional, YYYY-MM-DD
+    cost                   optional, an amount like 129.50 (at most 2 decimals)
+    received_date          optional, YYYY-MM-DD, from 2000-01-01 to today
 
 Line numbers count the header as line 1, as a spreadsheet shows them.
 """
@@ -20,11 +20,11 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from domain.imei import InvalidImei, parse_imei
-from domain.text import text_problem
+from domain.text import quoted, text_problem
 
 STOCK_COLUMNS = (
     "imei",
@@ -45,6 +45,11 @@ STOCK_COLUMNS = (
 VARIATION_ATTRIBUTES = ("grade", "condition", "storage", "colour", "network")
 # Costs are stored as numeric(12, 2).
 MAX_COST = Decimal("9999999999.99")
+CENT = Decimal("0.01")
+# No device in stock was received before this; an earlier date is a typo.
+EARLIEST_RECEIVED = date(2000, 1, 1)
+# The furthest any time zone is ahead of UTC.
+LATEST_UTC_OFFSET = timedelta(hours=14)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,40 @@ class StockImportError(Exception):
     def __init__(self, problems: Sequence[RowProblem]) -> None:
         super().__init__(f"{len(problems)} problem(s); nothing was imported")
         self.problems = list(problems)
+
+
+def parse_cost(text: str) -> Decimal:
+    """A cost as typed or uploaded, e.g. "129.50"; a ValueError says what is wrong."""
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"{quoted(text)} is not an amount like 129.50") from None
+    return checked_cost(amount)
+
+
+def checked_cost(amount: Decimal) -> Decimal:
+    """`amount` when a cost column stores it as it is, else a ValueError.
+
+    Postgres would round a third decimal away without a word, so it is refused.
+    """
+    if not amount.is_finite() or not 0 <= amount <= MAX_COST:
+        raise ValueError(f"{amount} is not from 0 to {MAX_COST}")
+    if amount != amount.quantize(CENT):
+        raise ValueError(f"{amount} has more than 2 decimal places")
+    return amount
+
+
+def checked_received_date(value: date) -> date:
+    """`value` when a device can have been received on it, else a ValueError."""
+    if value < EARLIEST_RECEIVED:
+        raise ValueError(
+            f"a received_date of {value.isoformat()} is before {EARLIEST_RECEIVED}"
+        )
+    # Today where the day is furthest on, so a caller ahead of this machine's
+    # clock is not refused its own today.
+    if value > (datetime.now(UTC) + LATEST_UTC_OFFSET).date():
+        raise ValueError(f"a received_date of {value.isoformat()} is in the future")
+    return value
 
 
 def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
@@ -230,16 +269,9 @@ def _parse_row(
     cost: Decimal | None = None
     if values.get("cost"):
         try:
-            cost = Decimal(values["cost"])
-        except InvalidOperation:
-            problems.append(
-                RowProblem(line, "cost", f"{values['cost']!r} not a number")
-            )
-        else:
-            if not cost.is_finite() or not 0 <= cost <= MAX_COST:
-                problems.append(
-                    RowProblem(line, "cost", f"must be from 0 to {MAX_COST}")
-                )
+            cost = parse_cost(values["cost"])
+        except ValueError as exc:
+            problems.append(RowProblem(line, "cost", str(exc)))
 
     received: date | None = None
     if values.get("received_date"):
@@ -253,6 +285,11 @@ def _parse_row(
                     f"{values['received_date']!r} is not YYYY-MM-DD",
                 )
             )
+        else:
+            try:
+                checked_received_date(received)
+            except ValueError as exc:
+                problems.append(RowProblem(line, "received_date", str(exc)))
 
     if problems:
         return None, problems

@@ -7,11 +7,12 @@ Back Market responses, so workflow history stays small and free of personal data
 import hashlib
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
 from domain.imei import is_valid_imei
-from domain.text import plain_text
+from domain.text import TextInput, plain_text
 
 # Back Market orderline states (see the API contract).
 LINE_NEW = 0
@@ -145,7 +146,7 @@ class OrderState(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class ValidateOrderInput(BaseModel):
+class ValidateOrderInput(TextInput):
     """Accept lines on Back Market; every paid line when none are named."""
 
     orderline_ids: list[int] | None = None
@@ -163,7 +164,7 @@ class ValidateOrderResult(BaseModel):
     refusals: list[str] = Field(default_factory=list)
 
 
-class CommitInventoryInput(BaseModel):
+class CommitInventoryInput(TextInput):
     """Commit one device, by IMEI or serial number, to one orderline."""
 
     orderline_id: int
@@ -195,7 +196,8 @@ class CommitInventoryResult(BaseModel):
     note: str
 
 
-class AddShipmentInput(BaseModel):
+class AddShipmentInput(TextInput):
+    # Lengths as the shipments table stores them: Back Market documents no limit.
     tracking_number: str = Field(min_length=1, max_length=100)
     carrier: str | None = Field(default=None, max_length=100)
     url: str | None = Field(default=None, max_length=500)
@@ -204,14 +206,55 @@ class AddShipmentInput(BaseModel):
     @field_validator("tracking_number")
     @classmethod
     def _tracking_is_usable(cls, value: str) -> str:
-        return plain_text(value, "the tracking number")
+        return checked_tracking_number(value)
 
-    @field_validator("carrier", "url")
+    @field_validator("carrier")
     @classmethod
-    def _optional_text(cls, value: str | None) -> str | None:
+    def _carrier_is_text(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        return plain_text(value, "the value")
+        return plain_text(value, "the carrier")
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_a_web_page(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return checked_url(plain_text(value, "the url"))
+
+
+# Carriers' tracking numbers are ASCII letters and digits, some grouped by one of these.
+TRACKING_SEPARATORS = " -_./"
+
+
+def checked_tracking_number(value: str) -> str:
+    """`value` trimmed, or a ValueError when it is not what a carrier would issue."""
+    cleaned = plain_text(value, "the tracking number")
+    for char in cleaned:
+        if not (char.isascii() and char.isalnum()) and char not in TRACKING_SEPARATORS:
+            raise ValueError(
+                f"the tracking number holds {char!r}; it may hold letters A to Z "
+                "(either case), digits, spaces and - _ . /"
+            )
+    if not any(char.isalnum() for char in cleaned):
+        raise ValueError("the tracking number holds no letter or digit")
+    return cleaned
+
+
+def checked_url(value: str) -> str:
+    """`value`, or a ValueError unless it is an http:// or https:// address.
+
+    A tracking page is shown to people as a link: any other scheme (javascript:,
+    file:, data:) is no page of a carrier's and may run in whoever opens it.
+    """
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    except ValueError:  # an unclosed "[" in the host, say
+        usable = False
+    if not usable:
+        raise ValueError("the url must be an http:// or https:// address")
+    return value
 
 
 class AddShipmentResult(BaseModel):

@@ -15,6 +15,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio.client import (
@@ -67,6 +68,10 @@ class OrderRequestError(Exception):
     def __init__(self, message: str, kind: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class OrderNotAnswered(OrderRequestError):
+    """No answer came in time: the request may still take effect, or may not."""
 
 
 class OrderClient:
@@ -144,10 +149,14 @@ class OrderClient:
     ) -> OrderAnswer:
         deadline = time.monotonic() + self.timeout_s
         polls = 0
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
             polls += 1
             try:
-                answer = await handle.query(OrderWorkflow.answer, question)
+                # Temporal holds a query no worker takes for 30 s: bounded here, so
+                # the caller hears within its timeout.
+                answer = await handle.query(
+                    OrderWorkflow.answer, question, rpc_timeout=timedelta(seconds=left)
+                )
             except (RPCError, WorkflowQueryFailedError):
                 # The workflow may be between a worker's restart and its replay.
                 answer = None
@@ -158,7 +167,7 @@ class OrderClient:
                 break
             await asyncio.sleep(ANSWER_POLL_S)
         else:
-            raise OrderRequestError(
+            raise OrderNotAnswered(
                 f"order {order_id} did not answer in time; the request may still "
                 "take effect: check the order before repeating it"
             )

@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.text import error_message
+
 STATE_DIR_NAME = ".bmsync"
 
 
@@ -117,7 +119,7 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         # Name the variables, never their values: some are passwords and keys.
         problems = [
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            f"{'.'.join(str(part) for part in error['loc'])}: {error_message(error)}"
             for error in exc.errors()
         ]
         raise SettingsError("; ".join(problems)) from None

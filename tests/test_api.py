@@ -3,6 +3,8 @@
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +17,9 @@ from typer.testing import CliRunner
 from api.app import create_app
 from bmsync.cli import app as cli
 from database.models import AccountSettings, InventoryItem
+from domain.orders import AddShipmentInput
 from runtime.order_client import OrderClient
+from runtime.settings import get_settings
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
 
 API_TOKEN = "api-test-token-0123456789"
@@ -138,6 +142,22 @@ async def test_a_bad_imei_is_refused_naming_the_identifier(
     assert world.open_commits() == 0
 
 
+async def test_a_refusal_reads_as_the_rule_words_it(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/commits",
+        json={"orderline_id": 1, "identifier": "356938035643801"},
+    )
+
+    assert answer.status_code == 422
+    assert [problem["msg"] for problem in answer.json()["detail"]] == [
+        "'356938035643801' is not a valid IMEI (15 digits with a Luhn check digit)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("kind", "body", "field"),
     [
@@ -145,6 +165,12 @@ async def test_a_bad_imei_is_refused_naming_the_identifier(
         ("commits", {"orderline_id": 1, "identifier": "SER\udcff"}, "identifier"),
         ("shipments", {"tracking_number": "1Z\u0000"}, "tracking_number"),
         ("shipments", {"tracking_number": "1Z", "carrier": "U\nPS"}, "carrier"),
+        (
+            "commits",
+            {"orderline_id": 1, "identifier": "SER-1", "request_id": "r\u0000"},
+            "request_id",
+        ),
+        ("shipments", {"tracking_number": "1Z", "request_id": "\u0000"}, "request_id"),
     ],
 )
 async def test_text_the_database_cannot_store_is_refused_naming_the_field(
@@ -161,6 +187,82 @@ async def test_text_the_database_cannot_store_is_refused_naming_the_field(
     assert answer.status_code == 422, answer.text
     assert field_of(answer.json()) == [field]
     assert all("input" not in problem for problem in answer.json()["detail"])
+    assert world.open_commits() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "said"),
+    [
+        ({"url": "javascript:alert(1)"}, "url", "http:// or https://"),
+        ({"url": "file:///etc/passwd"}, "url", "http:// or https://"),
+        ({"url": "https://"}, "url", "http:// or https://"),
+        ({"tracking_number": "1Z\U0001f4e6"}, "tracking_number", "letters A to Z"),
+        ({"tracking_number": "1Z<b>"}, "tracking_number", "letters A to Z"),
+        ({"tracking_number": "1Z\t99"}, "tracking_number", "U+0009"),
+        ({"tracking_number": "- / -"}, "tracking_number", "no letter or digit"),
+        ({"carrier": "U\u200bPS"}, "carrier", "U+200B"),
+        ({"carrier": "UPS\x85X"}, "carrier", "U+0085"),
+    ],
+    ids=[
+        "javascript-url",
+        "file-url",
+        "url-without-host",
+        "emoji-tracking",
+        "markup-tracking",
+        "tab-in-tracking",
+        "separators-only",
+        "zero-width-carrier",
+        "c1-control-carrier",
+    ],
+)
+async def test_a_shipment_no_carrier_would_issue_is_a_422(
+    world: World, api: httpx.AsyncClient, body: dict[str, str], field: str, said: str
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/shipments",
+        json={"tracking_number": "1Z999AA10123456784", **body},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == [field]
+    assert said in answer.json()["detail"][0]["msg"]
+    assert world.applied_bodies(order_id) == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"tracking_number": "1Z 999-AA_10.12/3"},
+        {
+            "tracking_number": "6A12345678901",
+            "carrier": "La Poste – Colissimo",
+            "url": "HTTPS://www.laposte.example/suivi?code=6A12345678901",
+        },
+    ],
+)
+def test_shipments_as_carriers_write_them_are_taken(fields: dict[str, str]) -> None:
+    shipment = AddShipmentInput.model_validate(fields)
+
+    assert shipment.model_dump(exclude_none=True) == fields
+
+
+async def test_an_account_name_postgres_cannot_store_is_a_422(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    path = "/v1/accounts/ac%00me/orders/1"
+
+    read = await api.get(path)
+    commit = await api.post(
+        f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
+    )
+    ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-1"})
+
+    for answer in (read, commit, ship):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["path", "account"]
+        assert "NUL" in answer.json()["detail"][0]["msg"]
     assert world.open_commits() == 0
 
 
@@ -190,6 +292,32 @@ async def test_unknown_orders_and_accounts_are_404s(
     assert too_big.json()["detail"][0]["loc"] == ["path", "order_id"]
     assert no_account.status_code == 404
     assert "'nobody'" in no_account.json()["detail"]
+
+
+async def test_a_request_no_worker_answers_is_a_503_to_try_again(
+    world: World,
+) -> None:
+    # No worker polls the task queue, and the client gives up after a second.
+    app = create_app(
+        world.session_factory,
+        OrderClient(world.client, world.task_queue, timeout_s=1.0),
+        API_TOKEN,
+    )
+    order_id = world.place_order((world.skus[0], 1))
+    path = orders_path(world, order_id)
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test", headers=AUTH
+    ) as api:
+        commit = await api.post(
+            f"{path}/commits", json={"orderline_id": 1, "identifier": "SERIAL-1"}
+        )
+        ship = await api.post(f"{path}/shipments", json={"tracking_number": "T-1"})
+
+    for answer in (commit, ship):
+        assert answer.status_code == 503, answer.text
+        assert "did not answer in time" in answer.json()["detail"]
+        assert "may still take effect" in answer.json()["detail"]
 
 
 async def test_a_shipment_for_an_order_not_imported_yet_is_held_not_refused(
@@ -355,6 +483,7 @@ async def test_a_device_by_variation_fields_creates_the_variation(
         ({"status": "Lost"}, "status"),
         ({"warehouse": "Moon"}, "warehouse"),
         ({"account": "nobody"}, "account"),
+        ({"cost": "0.001"}, "cost"),
         ({"colour_name": "red"}, "colour_name"),
     ],
 )
@@ -377,6 +506,78 @@ async def test_bad_stock_fields_are_named_and_nothing_is_stored(
     assert stock_count(world) == before
 
 
+STOCK_TEXT_FIELDS = [
+    "sku",
+    "status",
+    "warehouse",
+    "account",
+    "serial",
+    "manufacturer",
+    "model",
+    "grade",
+    "condition",
+    "storage",
+    "colour",
+    "network",
+]
+
+
+@pytest.mark.parametrize("field", STOCK_TEXT_FIELDS)
+async def test_a_nul_in_any_stock_field_is_a_422_naming_it(
+    world: World, api: httpx.AsyncClient, field: str
+) -> None:
+    before = stock_count(world)
+    body = {
+        "imei": new_imei(),
+        "manufacturer": "Test",
+        "model": "Phone",
+        "status": "Available",
+        "warehouse": "Main",
+    }
+    if field in ("sku", "account"):
+        del body["manufacturer"], body["model"]
+        body["sku"] = world.skus[0]
+    body[field] = f"{body.get(field, 'x')}\u0000"
+
+    answer = await api.post(
+        "/v1/stock",
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == [field]
+    assert "NUL" in answer.json()["detail"][0]["msg"]
+    assert stock_count(world) == before
+
+
+async def test_a_received_date_no_device_can_have_is_a_422_naming_it(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    before = stock_count(world)
+
+    def device(received: date) -> dict[str, str]:
+        return {
+            "imei": new_imei(),
+            "sku": world.skus[0],
+            "status": "Available",
+            "warehouse": "Main",
+            "received_date": received.isoformat(),
+        }
+
+    ancient = await api.post("/v1/stock", json=device(date(1, 1, 1)))
+    future = await api.post("/v1/stock", json=device(date.today() + timedelta(9)))
+    today = await api.post("/v1/stock", json=device(date.today()))
+
+    for answer, said in ((ancient, "0001-01-01"), (future, "in the future")):
+        assert answer.status_code == 422, answer.text
+        assert field_of(answer.json()) == ["received_date"]
+        assert "received_date" in answer.json()["detail"][0]["msg"]
+        assert said in answer.json()["detail"][0]["msg"]
+    assert today.status_code == 201, today.text
+    assert stock_count(world) == before + 1
+
+
 def test_the_api_command_wants_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BMSYNC_API_TOKEN", raising=False)
 
@@ -384,3 +585,32 @@ def test_the_api_command_wants_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert result.exit_code == 1
     assert "set BMSYNC_API_TOKEN" in result.stderr
+
+
+def test_the_api_command_wants_a_token_no_one_could_guess(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BMSYNC_API_TOKEN", "x")
+    monkeypatch.setenv("COLUMNS", "200")
+    # Should the token pass, nothing is there to start or reach.
+    monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    get_settings.cache_clear()
+
+    result = CliRunner().invoke(cli, ["api", "--port", "8799"])
+    get_settings.cache_clear()
+
+    assert result.exit_code == 1, result.output
+    assert "BMSYNC_API_TOKEN is shorter than 16 characters" in result.stderr
+    assert "secrets.token_urlsafe(32)" in result.stderr
+
+
+async def test_the_app_refuses_a_token_shorter_than_16_characters(
+    world: World,
+) -> None:
+    orders = OrderClient(world.client, world.task_queue)
+
+    with pytest.raises(ValueError, match="shorter than 16 characters"):
+        create_app(world.session_factory, orders, "x" * 15)
+    create_app(world.session_factory, orders, "x" * 16)

@@ -224,6 +224,11 @@ def test_settings_show_gives_every_key_a_meaning(stocked: CliRunner) -> None:
         (["--sku", SKU, "--serial", "S1", "--cost", "cheap"], 2, ["cost", "cheap"]),
         (["--sku", SKU, "--serial", "S1", "--cost", "-5"], 2, ["cost"]),
         (["--sku", SKU, "--serial", "S1", "--cost", "1e12"], 2, ["cost"]),
+        (
+            ["--sku", SKU, "--serial", "S1", "--cost", "0.001"],
+            2,
+            ["--cost", "0.001", "more than 2 decimal places"],
+        ),
         (["--sku", SKU], 2, ["--imei"]),
     ],
     ids=[
@@ -235,6 +240,7 @@ def test_settings_show_gives_every_key_a_meaning(stocked: CliRunner) -> None:
         "cost-not-a-number",
         "negative-cost",
         "cost-too-large",
+        "cost-below-a-cent",
         "no-identifier",
     ],
 )
@@ -260,6 +266,20 @@ HEADER = "imei,sku,status,warehouse,cost"
     [
         (f"{HEADER}\n356938035643809,{SKU},Available,Main,abc\n", ["cost"]),
         (f"{HEADER}\n356938035643809,{SKU},Available,Main,1e12\n", ["cost"]),
+        (
+            f"{HEADER}\n356938035643809,{SKU},Available,Main,0.001\n",
+            ["cost", "0.001", "more than 2 decimal places"],
+        ),
+        (
+            f"{HEADER},received_date\n"
+            f"356938035643809,{SKU},Available,Main,,0001-01-01\n",
+            ["received_date", "0001-01-01", "before 2000-01-01"],
+        ),
+        (
+            f"{HEADER},received_date\n"
+            f"356938035643809,{SKU},Available,Main,,2999-12-31\n",
+            ["received_date", "2999-12-31", "in the future"],
+        ),
         ("colour,grade\nBlack,Good\n", ["sku"]),
         ("", ["line"]),
         (b"imei,sku\n\xff\xfe\x00bad bytes\n", ["utf-8", "at byte offset 9"]),
@@ -279,6 +299,9 @@ HEADER = "imei,sku,status,warehouse,cost"
     ids=[
         "bad-cost",
         "cost-too-large",
+        "cost-below-a-cent",
+        "received-in-year-1",
+        "received-in-the-future",
         "no-sku-column",
         "empty-file",
         "not-utf8",
@@ -402,6 +425,42 @@ def test_text_the_database_cannot_store_is_refused_by_every_command(
     if "\x00" not in "".join(args):
         assert "UTF-8" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert snapshot(engine) == before
+
+
+def test_a_refusal_reads_as_the_rule_words_it(
+    stocked: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(engine)
+    commit = stocked.invoke(
+        app, ["orders", "commit", "acme", "1", "1", "356938035643801"]
+    )
+    monkeypatch.setenv("BMSYNC_COMPANY", "Acme Refurb")
+    get_settings.cache_clear()
+    setting = stocked.invoke(app, ["status"])
+
+    assert_refused(commit, 2, "identifier: '356938035643801' is not a valid IMEI")
+    assert_refused(setting, 2, "BMSYNC_COMPANY: letters and digits only")
+    assert "Value error" not in commit.stderr + setting.stderr
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["1Z\U0001f4e6"], ["tracking", "letters A to Z"]),
+        (["1Z", "--carrier", "U\u200bPS"], ["--carrier", "U+200B"]),
+        (["1Z", "--url", "javascript:alert(1)"], ["--url", "http:// or https://"]),
+    ],
+    ids=["emoji-tracking", "zero-width-carrier", "javascript-url"],
+)
+def test_orders_ship_refuses_a_shipment_no_carrier_would_issue(
+    stocked: CliRunner, engine: Engine, args: list[str], named: list[str]
+) -> None:
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["orders", "ship", "acme", "1", *args])
+
+    assert_refused(result, 2, *named)
     assert snapshot(engine) == before
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from database.migrate import upgrade
 from database.session import make_engine, make_session_factory
+from domain.text import error_message
 from runtime.embedded import EmbeddedPostgres, StartError
 from runtime.settings import get_settings
 
@@ -100,8 +101,8 @@ def validated(model: type[M], names: dict[str, str], **values: object) -> M:
     try:
         return model(**values)
     except ValidationError as exc:
-        problems = [
-            f"{names.get(str(error['loc'][0]), error['loc'][0])}: {error['msg']}"
-            for error in exc.errors()
-        ]
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0])
+            problems.append(f"{names.get(field, field)}: {error_message(error)}")
         fail("; ".join(problems), 2)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from api.app import create_app
+from api.app import create_app, token_problem
 from bmsync.commands._db import fail, say_new_database
 from bmsync.commands.runtime_cmds import setup_logging
 from database.session import make_engine, make_session_factory
@@ -18,6 +18,10 @@ from runtime.settings import Settings, get_settings
 from runtime.stack import Stack
 
 TOKEN_VARIABLE = "BMSYNC_API_TOKEN"
+# On a line of its own, so a terminal 80 columns wide does not break it.
+MAKE_TOKEN = (
+    "make one with\n  python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +36,10 @@ def serve(
     """Serve the HTTP API until Ctrl-C; callers send BMSYNC_API_TOKEN as a bearer."""
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
     if not token:
-        fail(f"set {TOKEN_VARIABLE} to the token callers must send")
+        fail(f"set {TOKEN_VARIABLE} to the token callers must send; {MAKE_TOKEN}")
+    problem = token_problem(token)
+    if problem is not None:
+        fail(f"{TOKEN_VARIABLE} {problem}; {MAKE_TOKEN}")
     setup_logging(verbose)
     try:
         asyncio.run(_serve(get_settings(), token, host, port))

@@ -1,7 +1,7 @@
 """`bmsync inventory`: put devices in stock and see them."""
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -30,7 +30,7 @@ from database.models import (
     Warehouse,
 )
 from domain.imei import InvalidImei
-from domain.inventory import MAX_COST, StockImportError
+from domain.inventory import StockImportError, parse_cost
 from domain.text import quoted
 
 app = typer.Typer(help="Devices in stock.", no_args_is_help=True)
@@ -288,9 +288,6 @@ def _held_for(
 
 def _cost(text: str) -> Decimal:
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        fail(f"--cost must be an amount like 120.50, not {quoted(text)}", 2)
-    if not amount.is_finite() or not 0 <= amount <= MAX_COST:
-        fail(f"--cost must be from 0 to {MAX_COST}, not {quoted(text)}", 2)
-    return amount
+        return parse_cost(text)
+    except ValueError as exc:
+        fail(f"--cost: {exc}", 2)
