@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.order_import import CHECKPOINT_KIND
+from database.inventory import ORDERS_READ_CHECKPOINT
 from database.models import (
     Customer,
     OrderItem,
@@ -196,7 +198,9 @@ async def test_a_page_that_is_not_json_fails_the_run_and_stores_nothing(
     assert "not JSON" in str(failed.value.cause.__cause__ or failed.value.cause)
     assert again.dispatched == 1
     with world.session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(SyncCheckpoint)) == 1
+        kinds = session.scalars(select(SyncCheckpoint.kind)).all()
+    # The order checkpoint, and the mark of a complete read of Back Market's orders.
+    assert sorted(kinds) == [CHECKPOINT_KIND, ORDERS_READ_CHECKPOINT]
 
 
 class RewritingTransport(httpx.AsyncBaseTransport):
@@ -303,7 +307,11 @@ async def test_a_failed_page_on_a_later_run_leaves_the_checkpoint_where_it_was(
 
     def checkpoint() -> object:
         with world.session_factory() as session:
-            return session.scalar(select(SyncCheckpoint.value_at))
+            return session.scalar(
+                select(SyncCheckpoint.value_at).where(
+                    SyncCheckpoint.kind == CHECKPOINT_KIND
+                )
+            )
 
     async with world.worker():
         await world.run_import()
