@@ -86,7 +86,10 @@ def command_session() -> Iterator[Session]:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Say what went wrong on stderr and leave with `code`; never a traceback."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    # Never wrapped: an error is one line to read, search for and paste whole.
+    err.print(
+        f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
