@@ -27,7 +27,11 @@ OTHER_HOST_CONTACT = "bmsync@localhost"
 
 @dataclass
 class BackMarketClients:
-    """One Back Market client per account, shared by every activity of the worker."""
+    """One Back Market client per account, shared by every activity of the worker.
+
+    The account is read on every call, so a new token or host (`bmsync accounts
+    set-token`, say) is used from the next activity on, without a restart.
+    """
 
     session_factory: sessionmaker[Session]
     # Who we are in every request's User-Agent, as Back Market asks.
@@ -37,7 +41,12 @@ class BackMarketClients:
     transport: httpx.AsyncBaseTransport | None = None
     # Where the key that decrypts stored tokens lives, when not the default.
     state_dir: Path | None = None
-    _clients: dict[int, BackMarketClient] = field(default_factory=dict)
+    _clients: dict[int, tuple[AccountAccess, BackMarketClient]] = field(
+        default_factory=dict
+    )
+    # Clients of an account's former token or host: activities may still be using
+    # them, so they are closed only with the rest.
+    _replaced: list[BackMarketClient] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -53,33 +62,64 @@ class BackMarketClients:
 
     async def get(self, account_id: int) -> BackMarketClient:
         async with self._lock:
-            client = self._clients.get(account_id)
-            if client is None:
-                try:
-                    client = await asyncio.to_thread(self._build, account_id)
-                except (LookupError, TokenUnavailable) as exc:
-                    # A person must fix the account; retrying changes nothing.
-                    raise rejected(str(exc), "AccountMissing") from None
-                self._clients[account_id] = client
+            try:
+                _, client = await asyncio.to_thread(self._build, account_id)
+            except (LookupError, TokenUnavailable) as exc:
+                # A person must fix the account; retrying changes nothing.
+                raise rejected(str(exc), "AccountMissing") from None
             return client
 
-    def _build(self, account_id: int) -> BackMarketClient:
+    def _build(self, account_id: int) -> tuple[AccountAccess, BackMarketClient]:
+        """The cached client while the account's access is unchanged, else a new one."""
         with self.session_factory() as session:
             account = session.get(Account, account_id)
             if account is None:
                 raise LookupError(f"account {account_id} does not exist")
-            return build_client(
+            access = AccountAccess.of(account)
+            cached = self._clients.get(account_id)
+            if cached is not None and cached[0] == access:
+                return cached
+            client = build_client(
                 account,
                 company=self.company,
                 contact_email=self.contact_email,
                 state_dir=self.state_dir,
                 transport=self.transport,
             )
+        if cached is not None:
+            log.info("account access changed", extra={"account_id": account_id})
+            self._replaced.append(cached[1])
+        self._clients[account_id] = (access, client)
+        return access, client
 
     async def close(self) -> None:
-        for client in self._clients.values():
+        for _, client in self._clients.values():
+            await client.aclose()
+        for client in self._replaced:
             await client.aclose()
         self._clients.clear()
+        self._replaced.clear()
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """What a client of an account is built from; a change means a new client."""
+
+    token_ref: str
+    platform: str
+    preprod: bool
+    base_url: str | None
+    locale: str
+
+    @classmethod
+    def of(cls, account: Account) -> AccountAccess:
+        return cls(
+            account.token_ref,
+            account.platform,
+            account.preprod,
+            account.base_url,
+            account.locale,
+        )
 
 
 def build_client(

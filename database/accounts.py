@@ -113,13 +113,7 @@ def create_account(
         preprod=preprod,
         base_url=base_url,
     )
-    holder = token_holder(session, account)
-    if holder is not None:
-        # Two accounts of one merchant would import the same orders, and clash.
-        raise AccountError(
-            f"account {holder.name!r} already uses this token on {host_of(account)}:"
-            " a Back Market merchant is connected once"
-        )
+    _refuse_shared_token(session, account)
     account.settings = AccountSettings()
     session.add(account)
     session.flush()
@@ -176,6 +170,25 @@ def host_of(account: Account) -> str:
         or HOSTS[(BackMarketPlatform(account.platform), account.preprod)]
     )
     return host.rstrip("/")
+
+
+def replace_token(session: Session, account: Account, token_ref: str) -> None:
+    """Give the account another token, e.g. when Back Market revoked its own."""
+    if not token_ref.startswith(("env:", "enc:")):
+        raise AccountError("token_ref must start with 'env:' or 'enc:'")
+    account.token_ref = token_ref
+    _refuse_shared_token(session, account)
+    session.flush()
+
+
+def _refuse_shared_token(session: Session, account: Account) -> None:
+    holder = token_holder(session, account)
+    if holder is not None:
+        # Two accounts of one merchant would import the same orders, and clash.
+        raise AccountError(
+            f"account {holder.name!r} already uses this token on {host_of(account)}:"
+            " a Back Market merchant is connected once"
+        )
 
 
 def token_holder(session: Session, account: Account) -> Account | None:

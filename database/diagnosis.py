@@ -510,12 +510,9 @@ def _token_fix(account: Account) -> str:
             f"check the token (revoked or expired?): put a valid one in {variable} "
             "wherever the worker runs, then restart the worker"
         )
-    # A known gap: no command replaces a token once stored, and `accounts add`
-    # refuses a name in use, so a revoked stored token has no fix from the CLI.
     return (
-        "check the token in Back Market's back office (revoked or expired?); a "
-        "token stored encrypted cannot be replaced from the command line yet "
-        f"(bmsync accounts add refuses {account.name!r} while the account exists)"
+        "check the token in Back Market's back office (revoked or expired?) and "
+        f"replace it: bmsync accounts set-token {account.name}"
     )
 
 

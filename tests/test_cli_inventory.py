@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from activities.deps import BackMarketClients
+from backmarket.errors import UnauthorizedError
 from bmsync.cli import app
 from database import inventory as repo
 from database.accounts import resolve_token
@@ -245,6 +247,61 @@ async def test_a_token_is_tried_before_the_account_is_stored(
     assert taken.exit_code == 0, _everything(taken)
     assert "Back Market took its token" in taken.output
     assert session.scalars(select(Account.name)).all() == ["right"]
+
+
+async def test_a_replaced_token_is_kept_only_when_back_market_takes_it(
+    runner: CliRunner,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = SandboxConfig(merchants=[MerchantConfig(name="Shop", token="new-token")])
+    async with SandboxServer(config) as sandbox:
+
+        def run(*args: str, token: str) -> Result:
+            monkeypatch.setenv("BMSYNC_TOKEN", token)
+            return runner.invoke(app, list(args))
+
+        base = ["--base-url", sandbox.base_url]
+        added = await asyncio.to_thread(
+            run, "accounts", "add", "shop", "--platform", "eu", *base,
+            "--no-check", token="revoked-token",
+        )  # fmt: skip
+        # A worker's clients, in use before the token is replaced.
+        clients = BackMarketClients(session_factory, state_dir=get_settings().state_dir)
+        account_id = session.scalars(select(Account.id)).one()
+        with pytest.raises(UnauthorizedError):
+            await (await clients.get(account_id)).check_token()
+        refused = await asyncio.to_thread(
+            run, "accounts", "set-token", "shop", token="still-wrong"
+        )
+        kept_old = _stored_token(session)
+        replaced = await asyncio.to_thread(
+            run, "accounts", "set-token", "shop", token="new-token"
+        )
+        # The same worker, not restarted, uses the new token from its next call.
+        await (await clients.get(account_id)).check_token()
+        await clients.close()
+        unknown = await asyncio.to_thread(
+            run, "accounts", "set-token", "nobody", token="new-token"
+        )
+
+    assert added.exit_code == 0, _everything(added)
+    assert refused.exit_code == 1
+    assert "refused the token (401)" in refused.stderr
+    assert "still-wrong" not in _everything(refused)
+    assert kept_old == "revoked-token"
+    assert replaced.exit_code == 0, _everything(replaced)
+    assert "token replaced and taken by Back Market" in replaced.output
+    assert "new-token" not in _everything(replaced)
+    assert _stored_token(session) == "new-token"
+    assert unknown.exit_code == 1 and "no account named 'nobody'" in unknown.stderr
+
+
+def _stored_token(session: Session) -> str:
+    session.expire_all()
+    account = session.scalars(select(Account).where(Account.name == "shop")).one()
+    return resolve_token(account, get_settings().state_dir)
 
 
 def test_an_unreachable_host_is_said_plainly_and_nothing_stored(

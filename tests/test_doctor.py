@@ -662,7 +662,7 @@ def test_an_import_that_fails_every_run_names_the_error_and_the_token(
     assert "put a valid one in T wherever the worker runs" in runs.fix
 
 
-def test_a_stored_token_refused_says_it_cannot_be_replaced_here(
+def test_a_stored_token_refused_says_how_to_replace_it(
     session: Session, account: Account
 ) -> None:
     account.token_ref = "enc:ciphertext"
@@ -671,7 +671,8 @@ def test_a_stored_token_refused_says_it_cannot_be_replaced_here(
     runs = answer(diagnose_order(session, account, ORDER_ID), "order import runs")
 
     assert not runs.ok and "1 failed run(s) ever" in runs.detail
-    assert "back office" in runs.fix and "accounts add refuses 'acme'" in runs.fix
+    assert "back office" in runs.fix
+    assert "bmsync accounts set-token acme" in runs.fix
 
 
 def test_an_import_that_fails_for_another_reason_points_at_the_log(

@@ -20,6 +20,7 @@ from database.accounts import (
     env_token_ref,
     get_account,
     list_accounts,
+    replace_token,
 )
 from database.models import Account
 from runtime.settings import get_settings
@@ -56,13 +57,7 @@ def add(
         if get_account(session, name) is not None:
             fail(f"an account named {name!r} exists already")
     try:
-        if token_env is not None:
-            token_ref = env_token_ref(token_env)
-        else:
-            token = os.environ.get(TOKEN_ENV) or typer.prompt(
-                "Back Market API token", hide_input=True
-            )
-            token_ref = encrypt_token(token, get_settings().state_dir)
+        token_ref = _token_ref(token_env)
         with command_session() as session:
             account = create_account(
                 session,
@@ -87,6 +82,56 @@ def add(
             "where the worker runs: Back Market asks for them in every request's "
             "User-Agent, and the account's syncs fail without them"
         )
+    _note_unset(token_env)
+
+
+@app.command("set-token")
+def set_token(
+    name: str,
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="read the token from this variable at run time instead"),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option(help="try the token with one read from Back Market")
+    ] = True,
+) -> None:
+    """Replace an account's token, e.g. one Back Market revoked; kept only if taken.
+
+    Running workers use it from their next call to Back Market, without a restart.
+    """
+    try:
+        token_ref = _token_ref(token_env)
+        with command_session() as session:
+            account = get_account(session, name)
+            if account is None:
+                fail(f"no account named {name!r}")
+            replace_token(session, account, token_ref)
+            # Refused here, the old token stays.
+            checked = check and _check_token(account)
+    except AccountError as exc:
+        fail(str(exc))
+    out.print(
+        f"account [bold]{escape(name)}[/bold]: token replaced"
+        + (" and taken by Back Market" if checked else "")
+    )
+    _note_unset(token_env)
+
+
+def _token_ref(token_env: str | None) -> str:
+    """What is stored of a token: its variable's name, or the token encrypted.
+
+    The token itself comes from BMSYNC_TOKEN, else from a prompt that does not echo.
+    """
+    if token_env is not None:
+        return env_token_ref(token_env)
+    token = os.environ.get(TOKEN_ENV) or typer.prompt(
+        "Back Market API token", hide_input=True
+    )
+    return encrypt_token(token, get_settings().state_dir)
+
+
+def _note_unset(token_env: str | None) -> None:
     if token_env is not None and not os.environ.get(token_env, "").strip():
         out.print(
             f"[yellow]note:[/yellow] {token_env} is not set here; the worker needs "
@@ -117,12 +162,12 @@ def _check_token(account: Account) -> bool:
         asyncio.run(read_once())
     except (UnauthorizedError, ForbiddenError) as exc:
         fail(
-            f"Back Market refused the token ({exc.status}): check it and add the "
-            "account again; nothing was stored"
+            f"Back Market refused the token ({exc.status}): check it and try "
+            "again; nothing was stored"
         )
     except BackMarketError as exc:
         fail(
-            f"could not try the token at {client.base_url}: {exc}; add the account "
+            f"could not try the token at {client.base_url}: {exc}; run again "
             "with --no-check to store it untried"
         )
     return True
