@@ -28,6 +28,14 @@ from runtime.settings import get_settings
 TOKEN_ENV = "BMSYNC_TOKEN"
 DEFAULT_LOCALES = {"eu": "fr-fr", "us": "en-us", "ap": "ja-jp"}
 
+TokenEnv = Annotated[
+    str | None,
+    typer.Option(help="read the token from this variable at run time instead"),
+]
+Check = Annotated[
+    bool, typer.Option(help="try the token with one read from Back Market")
+]
+
 app = typer.Typer(help="Back Market accounts.", no_args_is_help=True)
 out = Console()
 
@@ -41,13 +49,8 @@ def add(
     base_url: Annotated[
         str | None, typer.Option(help="another host, e.g. the sandbox")
     ] = None,
-    token_env: Annotated[
-        str | None,
-        typer.Option(help="read the token from this variable at run time instead"),
-    ] = None,
-    check: Annotated[
-        bool, typer.Option(help="try the token with one read from Back Market")
-    ] = True,
+    token_env: TokenEnv = None,
+    check: Check = True,
 ) -> None:
     """Connect an account; the token is stored encrypted or as an env reference."""
     platform = platform.lower()
@@ -88,13 +91,8 @@ def add(
 @app.command("set-token")
 def set_token(
     name: str,
-    token_env: Annotated[
-        str | None,
-        typer.Option(help="read the token from this variable at run time instead"),
-    ] = None,
-    check: Annotated[
-        bool, typer.Option(help="try the token with one read from Back Market")
-    ] = True,
+    token_env: TokenEnv = None,
+    check: Check = True,
 ) -> None:
     """Replace an account's token, e.g. one Back Market revoked; kept only if taken.
 
