@@ -2,8 +2,6 @@
 one that needs a worker says at once that there is none."""
 
 import asyncio
-import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,32 +14,17 @@ from typer.testing import CliRunner
 from bmsync.cli import app
 from runtime.embedded import EmbeddedPostgres, venv_binary
 from runtime.settings import get_settings
-from tests.conftest import PAYLOAD_KEY
+from tests.processes import embedded_env
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def down_env(tmp_path: Path) -> dict[str, str]:
     """A state directory nothing runs on, and ports nothing listens on."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
-    }
-    env.update(
-        BMSYNC_STATE_DIR=str(tmp_path / "state"),
-        BMSYNC_TEMPORAL_PORT=str(free_port()),
-        BMSYNC_TEMPORAL_UI_PORT=str(free_port()),
-        BMSYNC_PAYLOAD_KEY=PAYLOAD_KEY,
+    return embedded_env(
+        tmp_path / "state", "BMSYNC_TEMPORAL_PORT", "BMSYNC_TEMPORAL_UI_PORT"
     )
-    return env
 
 
 def bmsync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@ it left running instead of leaving it on the ports and the wiped data."""
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -13,17 +12,11 @@ import psutil
 import pytest
 
 from runtime.embedded import EmbeddedPostgres, venv_binary
-from tests.conftest import PAYLOAD_KEY
+from tests.processes import embedded_env
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(420)]
 
 STARTED_TIMEOUT_S = 150
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def running_on(state_dir: Path) -> list[int]:
@@ -37,19 +30,13 @@ def running_on(state_dir: Path) -> list[int]:
 
 @pytest.fixture
 def demo_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
-    }
-    env.update(
-        BMSYNC_STATE_DIR=str(tmp_path / "state"),
-        BMSYNC_TEMPORAL_PORT=str(free_port()),
-        BMSYNC_TEMPORAL_UI_PORT=str(free_port()),
-        BMSYNC_CODEC_PORT=str(free_port()),
-        BMSYNC_PAYLOAD_KEY=PAYLOAD_KEY,
-        COLUMNS="200",
+    env = embedded_env(
+        tmp_path / "state",
+        "BMSYNC_TEMPORAL_PORT",
+        "BMSYNC_TEMPORAL_UI_PORT",
+        "BMSYNC_CODEC_PORT",
     )
+    env.update(COLUMNS="200")
     yield env
     # Whatever a failing run left behind goes with the test.
     for pid in running_on(tmp_path / "state"):

@@ -14,12 +14,7 @@ from runtime.embedded import (
     StartError,
     port_is_free,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import free_port
 
 
 def process_alive(pid: int) -> bool:

@@ -4,7 +4,6 @@ with nothing left behind, and started again on the data of the first run."""
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -19,35 +18,22 @@ from sqlalchemy import create_engine, text
 from temporalio.client import Client
 
 from runtime.embedded import EmbeddedPostgres, venv_binary
-from tests.conftest import PAYLOAD_KEY
+from tests.processes import embedded_env
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(420)]
 
 READY_TIMEOUT_S = 150
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def up_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
-    }
-    env.update(
-        BMSYNC_STATE_DIR=str(tmp_path / "state"),
-        BMSYNC_TEMPORAL_PORT=str(free_port()),
-        BMSYNC_TEMPORAL_UI_PORT=str(free_port()),
-        BMSYNC_SANDBOX_PORT=str(free_port()),
-        BMSYNC_CODEC_PORT=str(free_port()),
-        BMSYNC_PAYLOAD_KEY=PAYLOAD_KEY,
+    return embedded_env(
+        tmp_path / "state",
+        "BMSYNC_TEMPORAL_PORT",
+        "BMSYNC_TEMPORAL_UI_PORT",
+        "BMSYNC_SANDBOX_PORT",
+        "BMSYNC_CODEC_PORT",
     )
-    return env
 
 
 @contextmanager
