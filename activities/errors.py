@@ -34,14 +34,14 @@ def rejected(message: str, kind: str = "BadData") -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def refused(message: str) -> ApplicationError:
+def refused(message: str, kind: str = "CommitRejected") -> ApplicationError:
     """A request an operator made that breaks a rule: answered, not an incident.
 
     Benign, so the worker logs it quietly rather than as a failure with a trace.
     """
     return ApplicationError(
         message,
-        type="CommitRejected",
+        type=kind,
         non_retryable=True,
         category=ApplicationErrorCategory.BENIGN,
     )

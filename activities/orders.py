@@ -17,6 +17,7 @@ from backmarket.errors import BadRequestError, UnprocessableError
 from backmarket.models import Order
 from database import orders as order_db
 from database.inventory import (
+    ShipmentRefused,
     UpsertOrderResult,
     log_sync,
     upsert_backmarket_order,
@@ -220,15 +221,20 @@ class OrderActivities:
 
     @activity.defn
     def record_shipment(self, input: RecordShipmentInput) -> None:
-        with self.deps.session_factory.begin() as session:
-            order_db.record_shipment(
-                session,
-                input.account_id,
-                input.order_id,
-                input.shipment.tracking_number.strip(),
-                input.shipment.carrier,
-                input.shipment.url,
-            )
+        try:
+            with self.deps.session_factory.begin() as session:
+                order_db.record_shipment(
+                    session,
+                    input.account_id,
+                    input.order_id,
+                    input.shipment.tracking_number.strip(),
+                    input.shipment.carrier,
+                    input.shipment.url,
+                )
+        except ShipmentRefused as exc:
+            raise refused(
+                f"order {input.order_id}: {exc}", "ShipmentRejected"
+            ) from None
 
     @activity.defn
     @heartbeats
@@ -310,6 +316,8 @@ class OrderActivities:
                 input.account_id,
                 input.order_id,
                 input.shipment.tracking_number.strip(),
+                input.shipment.carrier,
+                input.shipment.url,
             )
             log_sync(
                 session,

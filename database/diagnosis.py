@@ -6,6 +6,7 @@ assert them. A check that cannot be answered because an earlier one failed (no
 listing, no order) is left out rather than guessed.
 """
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ FOREIGN_WRITE_KIND = "foreign_write"
 ORDER_VALIDATE_KIND = "order_validate"
 ORDER_IMPORT_KIND = "order_import"
 SHIPMENT_KIND = "shipment"
+IMEI_KIND = "imei_sync"
 # Failures that mean Back Market no longer takes the account's token, or that the
 # worker cannot read it (AccountMissing: its variable unset, say): nothing works
 # again until the token is put right.
@@ -432,6 +434,7 @@ def diagnose_order(session: Session, account: Account, order_id: int) -> list[Ch
     checks.append(_shipment_taken(session, account, order))
     checks.append(_auto_validate(account, items))
     checks.append(_identifiers(commits))
+    checks.append(_imei_taken(session, account, order))
     checks.append(_fulfils(session, commits))
     checks.append(
         _on_off(
@@ -792,6 +795,41 @@ def _identifiers(commits: Sequence[_Committed]) -> Check:
         False,
         f"no IMEI on {described}: Back Market gets none",
         "record the IMEI on the device, then commit it again",
+    )
+
+
+def _imei_taken(session: Session, account: Account, order: SalesOrder) -> Check:
+    """Whether Back Market took the IMEIs sent for the order's lines."""
+    name = "IMEIs taken by Back Market"
+    entries = session.scalars(
+        select(SyncLogEntry)
+        .where(
+            SyncLogEntry.account_id == account.id,
+            SyncLogEntry.kind == IMEI_KIND,
+            SyncLogEntry.external_ref == str(order.external_order_id),
+        )
+        .order_by(SyncLogEntry.at.desc(), SyncLogEntry.id.desc())
+    ).all()
+    # An IMEI Back Market took since a refusal shows the refusal was put right.
+    refusals = list(itertools.takewhile(lambda e: e.result == "failed", entries))
+    if not refusals:
+        return Check(name, True, "Back Market has refused no IMEI of this order")
+    latest = refusals[0]
+    error_class = latest.error_class or "unknown error"
+    if error_class == "BackMarketNotFound":
+        fix = (
+            f"Back Market has no order {order.external_order_id} for this account: "
+            "check the order in Back Market's back office"
+        )
+    elif error_class in TOKEN_ERRORS:
+        fix = _token_fix(account)
+    else:
+        fix = (
+            "check the device's IMEI (bmsync inventory list), then enter it on the "
+            "orderline in Back Market's back office"
+        )
+    return Check(
+        name, False, f"{latest.detail} ({error_class}, {_when(latest.at)})", fix
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -916,6 +916,10 @@ def release_commits(session: Session, order_item_id: int) -> int:
     return len(result.all())
 
 
+class ShipmentRefused(Exception):
+    """A shipment the order can no longer take; the message names the order."""
+
+
 def add_shipment(
     session: Session,
     sales_order_id: int,
@@ -923,33 +927,99 @@ def add_shipment(
     carrier: str | None = None,
     url: str | None = None,
 ) -> Shipment:
-    """Record a shipment; the same tracking number twice is the same shipment."""
-    statement = (
-        insert(Shipment)
-        .values(
-            sales_order_id=sales_order_id,
-            tracking_number=tracking_number.strip(),
-            carrier=carrier,
-            url=url,
-        )
-        .on_conflict_do_nothing(index_elements=["sales_order_id", "tracking_number"])
+    """Record the order's shipment, replacing one not sent yet.
+
+    An order goes out once, with one tracking number: a different shipment added
+    before it is sent corrects the first (a mistyped tracking number, another
+    carrier), so the first is dropped rather than left waiting for good. Once one is
+    sent, the order takes no other.
+    """
+    tracking_number = tracking_number.strip()
+    # Taken in order id order by every writer of an order's shipments, so a
+    # replacement and the record of a send cannot interleave.
+    session.execute(
+        select(SalesOrder.id).where(SalesOrder.id == sales_order_id).with_for_update()
     )
-    session.execute(statement)
-    shipment = session.scalar(
+    sent = session.scalar(
         select(Shipment).where(
-            Shipment.sales_order_id == sales_order_id,
-            Shipment.tracking_number == tracking_number.strip(),
+            Shipment.sales_order_id == sales_order_id, Shipment.sent_at.is_not(None)
         )
+    )
+    if sent is not None:
+        if sent.tracking_number == tracking_number:
+            return sent
+        raise ShipmentRefused(
+            f"the order already went out with tracking number {sent.tracking_number}"
+        )
+    session.execute(
+        delete(Shipment).where(
+            Shipment.sales_order_id == sales_order_id,
+            Shipment.tracking_number != tracking_number,
+        )
+    )
+    statement = insert(Shipment).values(
+        sales_order_id=sales_order_id,
+        tracking_number=tracking_number,
+        carrier=carrier,
+        url=url,
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["sales_order_id", "tracking_number"],
+            set_={"carrier": statement.excluded.carrier, "url": statement.excluded.url},
+        )
+    )
+    shipment = session.scalar(
+        select(Shipment)
+        .where(
+            Shipment.sales_order_id == sales_order_id,
+            Shipment.tracking_number == tracking_number,
+        )
+        .execution_options(populate_existing=True)
     )
     assert shipment is not None
     return shipment
 
 
-def mark_shipment_sent(session: Session, shipment_id: int) -> None:
+def mark_shipment_sent(
+    session: Session,
+    sales_order_id: int,
+    tracking_number: str,
+    carrier: str | None = None,
+    url: str | None = None,
+) -> None:
+    """Record that Back Market has the order's shipment under this tracking number.
+
+    Back Market's word wins over ours: a shipment it took (from an earlier attempt
+    whose answer was lost, say) stands, and any other recorded for the order goes.
+    """
+    tracking_number = tracking_number.strip()
     session.execute(
-        update(Shipment)
-        .where(Shipment.id == shipment_id, Shipment.sent_at.is_(None))
-        .values(sent_at=func.now())
+        select(SalesOrder.id).where(SalesOrder.id == sales_order_id).with_for_update()
+    )
+    session.execute(
+        delete(Shipment).where(
+            Shipment.sales_order_id == sales_order_id,
+            Shipment.tracking_number != tracking_number,
+            Shipment.sent_at.is_(None),
+        )
+    )
+    statement = insert(Shipment).values(
+        sales_order_id=sales_order_id,
+        tracking_number=tracking_number,
+        carrier=carrier,
+        url=url,
+        sent_at=func.now(),
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["sales_order_id", "tracking_number"],
+            set_={
+                "sent_at": func.coalesce(Shipment.sent_at, func.now()),
+                "carrier": func.coalesce(statement.excluded.carrier, Shipment.carrier),
+                "url": func.coalesce(statement.excluded.url, Shipment.url),
+            },
+        )
     )
 
 

@@ -119,12 +119,15 @@ def record_shipment(
 
 
 def mark_shipment_sent(
-    session: Session, account_id: int, order_id: int, tracking_number: str
+    session: Session,
+    account_id: int,
+    order_id: int,
+    tracking_number: str,
+    carrier: str | None,
+    url: str | None,
 ) -> None:
-    shipment = record_shipment(
-        session, account_id, order_id, tracking_number, None, None
-    )
-    repo.mark_shipment_sent(session, shipment.id)
+    order = sales_order(session, account_id, order_id)
+    repo.mark_shipment_sent(session, order.id, tracking_number, carrier, url)
 
 
 def set_order_phase(

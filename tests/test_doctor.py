@@ -448,6 +448,7 @@ def test_a_healthy_order_passes_every_check(
         "shipment taken by Back Market",
         "auto-validate on",
         "IMEI/ESN on the committed devices",
+        "IMEIs taken by Back Market",
         "committed devices fulfil their lines",
         "IMEI sync on",
         "order status mapping",
@@ -786,6 +787,52 @@ def status_named(session: Session, name: str) -> int:
     )
     assert found is not None
     return found
+
+
+def imei_log(
+    session: Session, account: Account, at: datetime, result: str, detail: str
+) -> None:
+    """An IMEI write for the order, as the IMEI activity records it."""
+    session.add(
+        SyncLogEntry(
+            at=at,
+            account_id=account.id,
+            kind="imei_sync",
+            direction="push",
+            result=result,
+            external_ref=str(ORDER_ID),
+            error_class="BackMarketNotFound" if result == "failed" else None,
+            detail=detail,
+        )
+    )
+    session.flush()
+
+
+def test_an_imei_back_market_refused_is_reported_until_one_is_taken(
+    session: Session, account: Account, variation: int
+) -> None:
+    import_order(session, account)
+    commit(session, add_device(session, variation))
+    imei_log(
+        session,
+        account,
+        T0,
+        "failed",
+        "Back Market refused the IMEI of orderline 7: 404 Not found",
+    )
+
+    refused = answer(
+        diagnose_order(session, account, ORDER_ID), "IMEIs taken by Back Market"
+    )
+    imei_log(session, account, T0 + timedelta(minutes=1), "ok", "IMEI sent")
+    taken = answer(
+        diagnose_order(session, account, ORDER_ID), "IMEIs taken by Back Market"
+    )
+
+    assert not refused.ok
+    assert "refused the IMEI of orderline 7" in refused.detail
+    assert "back office" in refused.fix
+    assert taken.ok
 
 
 def test_a_closed_phase_mapped_to_an_open_status_is_reported(

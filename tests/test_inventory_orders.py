@@ -18,7 +18,14 @@ from database.accounts import (
     resolve_token,
     set_setting,
 )
-from database.models import Account, Customer, Listing, ListingVariation, OrderItem
+from database.models import (
+    Account,
+    Customer,
+    Listing,
+    ListingVariation,
+    OrderItem,
+    Shipment,
+)
 from domain.inventory import VariationSpec, backmarket_phase
 
 
@@ -162,6 +169,29 @@ def test_commit_checks_the_variation_and_the_count(
     mismatch = repo.commit_item(session, line.id, wrong, allow_mismatch=True)
     assert not mismatch.fulfils_line
     assert repo.find_item_by_identifier(session, " 356938035643809 ") is not None
+
+
+def test_an_order_holds_one_shipment_and_takes_no_other_once_it_is_sent(
+    session: Session, account: Account
+) -> None:
+    order = repo.upsert_backmarket_order(session, account.id, _order((1, "X", 1)))
+    repo.add_shipment(session, order.sales_order_id, "1Z-TYPO", "UPS")
+    repo.add_shipment(session, order.sales_order_id, "1Z-RIGHT", "UPS")
+    corrected = repo.add_shipment(session, order.sales_order_id, "1Z-RIGHT", "DHL")
+    repo.add_shipment(session, order.sales_order_id, "1Z-OTHER", "UPS")
+    # Back Market took 1Z-RIGHT (an attempt whose answer was lost): its word wins.
+    repo.mark_shipment_sent(session, order.sales_order_id, "1Z-RIGHT", "DHL")
+
+    with pytest.raises(repo.ShipmentRefused, match="1Z-RIGHT"):
+        repo.add_shipment(session, order.sales_order_id, "1Z-LATE")
+    again = repo.add_shipment(session, order.sales_order_id, "1Z-RIGHT")
+
+    stored = session.scalars(
+        select(Shipment).where(Shipment.sales_order_id == order.sales_order_id)
+    ).all()
+    assert [(s.tracking_number, s.carrier) for s in stored] == [("1Z-RIGHT", "DHL")]
+    assert stored[0].sent_at is not None
+    assert corrected.carrier == "DHL" and again.id == stored[0].id
 
 
 def test_shipments_checkpoints_and_log_are_idempotent_and_short(

@@ -314,6 +314,40 @@ async def test_a_shipment_is_held_for_every_device_and_a_device_counts_once(
     assert [b["tracking_number"] for b in ships] == ["TRK-2X"]
 
 
+async def test_a_held_shipment_is_replaced_by_the_next_and_only_that_one_is_sent(
+    world: World,
+) -> None:
+    sku = world.skus[0]
+    order_id = world.place_order((sku, 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line_id = state.lines[0].orderline_id
+        await world.ship(order_id, "TRK-TYPO", carrier="UPS")
+        corrected = await world.ship(order_id, "TRK-RIGHT", carrier="UPS")
+        recarried = await world.ship(order_id, "TRK-RIGHT", carrier="DHL")
+        await world.commit(order_id, line_id, world.devices[sku][0])
+        final = await world.order_handle(order_id).result()
+        with pytest.raises(OrderRequestError, match="finished"):
+            await world.ship(order_id, "TRK-LATE")
+
+    assert corrected.held and "replaces shipment TRK-TYPO" in corrected.note
+    assert "now has its new carrier" in recarried.note
+    assert final.shipment is not None and final.shipment.carrier == "DHL"
+    ships = [b for b in world.applied_bodies(order_id) if b["new_state"] == 3]
+    assert [b["tracking_number"] for b in ships] == ["TRK-RIGHT"]
+    with world.session_factory() as session:
+        stored = session.execute(
+            select(Shipment.tracking_number, Shipment.carrier, Shipment.sent_at)
+            .join(SalesOrder, SalesOrder.id == Shipment.sales_order_id)
+            .where(SalesOrder.external_order_id == order_id)
+        ).all()
+    assert [(row[0], row[1], row[2] is not None) for row in stored] == [
+        ("TRK-RIGHT", "DHL", True)
+    ]
+
+
 async def test_a_repeated_request_is_acted_on_once(world: World) -> None:
     sku = world.skus[0]
     order_id = world.place_order((sku, 1))
@@ -669,6 +703,39 @@ async def test_an_order_shipped_from_the_back_office_ends_shipped(
     assert final.phase == OrderPhase.SHIPPED
     assert [b["new_state"] for b in world.applied_bodies(order_id)] == [2]
     assert status_of(world.session_factory, order_id) == "Shipped"
+
+
+async def test_an_imei_back_market_refuses_is_named_by_the_doctor(
+    world: World,
+) -> None:
+    order_id = world.place_order((world.skus[0], 1), (world.skus[1], 1))
+
+    async with world.worker():
+        await world.run_import()
+        state = await world.wait_for(order_id, lambda s: s.phase == "validated")
+        line = state.lines[0]
+        # A sandbox that restarted has forgotten the order's lines.
+        with world.sandbox.lock:
+            del world.sandbox.lines[line.orderline_id]
+        device = world.devices[line.sku][0]
+        await world.commit(order_id, line.orderline_id, device)
+        refused = await world.wait_for(
+            order_id, lambda s: bool(s.lines[0].imei_refusal)
+        )
+        # Sent again once the line has its device: a repeat, told the IMEI won't go.
+        again = await world.commit(order_id, line.orderline_id, device)
+
+    with world.session_factory() as session:
+        account = session.get(Account, world.account_id)
+        assert account is not None
+        checks = diagnose_order(session, account, order_id)
+    assert not refused.lines[0].imei_sent
+    assert again.note == "already committed to this orderline"
+    assert not again.imei_will_sync
+    [taken] = [c for c in checks if c.name == "IMEIs taken by Back Market"]
+    assert not taken.ok and "BackMarketNotFound" in taken.detail
+    assert f"orderline {line.orderline_id}" in taken.detail
+    assert f"Back Market has no order {order_id}" in taken.fix
 
 
 async def test_a_shipment_and_an_imei_whose_answers_were_lost_are_sent_once(

@@ -78,6 +78,8 @@ class OrderWorkflow:
         self.order_state: int | None = None
         self.observations: list[OrderObserved] = []
         self.shipment: ShipmentStatus | None = None
+        # The tracking number on its way to Back Market, while it is.
+        self.sending: str | None = None
         self.phase = OrderPhase.IMPORTED
         self.recorded_phase: OrderPhase | None = None
         self.notes: list[str] = []
@@ -245,6 +247,13 @@ class OrderWorkflow:
 
     async def _commit(self, input: CommitInventoryInput) -> CommitInventoryResult:
         await self._wait_loaded()
+        line = self.lines.get(input.orderline_id)
+        if line is not None and not line.closed:
+            # A device sent again to a line it already fills is a repeat, even
+            # when the line has all its devices.
+            for item in line.commits:
+                if input.identifier.strip() in (item.imei, item.serial):
+                    return self._committed_again(line, item)
         self._check_line_open_for_commit(input.orderline_id)
         line = self.lines[input.orderline_id]
         try:
@@ -265,13 +274,7 @@ class OrderWorkflow:
         imei_will_sync, note = self._imei_outlook(line, item)
         if any(c.inventory_item_id == item.inventory_item_id for c in line.commits):
             # The same device again: it fulfils one unit, however often it is sent.
-            return CommitInventoryResult(
-                orderline_id=input.orderline_id,
-                inventory_item_id=item.inventory_item_id,
-                fulfils_line=item.fulfils_line,
-                imei_will_sync=imei_will_sync and not line.imei_sent,
-                note="already committed to this orderline",
-            )
+            return self._committed_again(line, item)
         line.commits.append(item)
         if not imei_will_sync:
             line.imei_note = note
@@ -282,6 +285,18 @@ class OrderWorkflow:
             fulfils_line=item.fulfils_line,
             imei_will_sync=imei_will_sync,
             note=note,
+        )
+
+    def _committed_again(
+        self, line: LineStatus, item: CommittedItem
+    ) -> CommitInventoryResult:
+        imei_will_sync, _ = self._imei_outlook(line, item)
+        return CommitInventoryResult(
+            orderline_id=line.orderline_id,
+            inventory_item_id=item.inventory_item_id,
+            fulfils_line=item.fulfils_line,
+            imei_will_sync=imei_will_sync and not line.imei_sent,
+            note="already committed to this orderline",
         )
 
     async def _add_shipment(self, input: AddShipmentInput) -> AddShipmentResult:
@@ -296,15 +311,22 @@ class OrderWorkflow:
             start_to_close_timeout=DATABASE_TIMEOUT,
             retry_policy=DATABASE_RETRY,
         )
+        # A send that began while the shipment was being recorded goes on with
+        # what it took; the record of that send drops this one.
+        self._check_can_ship()
+        replaced = self.shipment
         self.shipment = ShipmentStatus(
-            tracking_number=input.tracking_number,
+            tracking_number=input.tracking_number.strip(),
             carrier=input.carrier,
             url=input.url,
         )
         self.wake = True
+        note = _replacement(replaced, self.shipment)
         if self._ready_to_ship():
-            return AddShipmentResult(held=False, note="sending to Back Market")
-        return AddShipmentResult(held=True, note=f"held: {self._shipment_waits()}")
+            return AddShipmentResult(held=False, note=note + "sending to Back Market")
+        return AddShipmentResult(
+            held=True, note=f"{note}held: {self._shipment_waits()}"
+        )
 
     async def _wait_loaded(self) -> None:
         await workflow.wait_condition(
@@ -351,6 +373,13 @@ class OrderWorkflow:
         if self.shipment is not None and self.shipment.sent:
             raise ApplicationError(
                 f"order {self.order_id} is already shipped",
+                type="ShipmentRejected",
+                non_retryable=True,
+            )
+        if self.sending is not None:
+            raise ApplicationError(
+                f"order {self.order_id}'s shipment {self.sending} is being sent to "
+                "Back Market; it can no longer be replaced",
                 type="ShipmentRejected",
                 non_retryable=True,
             )
@@ -496,12 +525,7 @@ class OrderWorkflow:
             line.imei_note = result.note
 
     async def _ship_if_ready(self) -> None:
-        if (
-            self.shipment is None
-            or self.shipment.sent
-            or self.shipment.refusal is not None
-            or not self._ready_to_ship()
-        ):
+        if not self._shipment_due():
             return
         imei_item: int | None = None
         if self._single_device():
@@ -511,6 +535,11 @@ class OrderWorkflow:
                 if settings.imei_sync:
                     imei_item = line.commits[0].inventory_item_id
         async with self.write_lock:
+            # Asked again: the shipment may have been replaced while this waited.
+            shipment = self.shipment
+            if shipment is None or not self._shipment_due():
+                return
+            self.sending = shipment.tracking_number
             try:
                 result = await workflow.execute_activity_method(
                     OrderActivities.ship_order,
@@ -518,9 +547,9 @@ class OrderWorkflow:
                         account_id=self.account_id,
                         order_id=self.order_id,
                         shipment=AddShipmentInput(
-                            tracking_number=self.shipment.tracking_number,
-                            carrier=self.shipment.carrier,
-                            url=self.shipment.url,
+                            tracking_number=shipment.tracking_number,
+                            carrier=shipment.carrier,
+                            url=shipment.url,
                         ),
                         inventory_item_id=imei_item,
                     ),
@@ -529,9 +558,11 @@ class OrderWorkflow:
                     retry_policy=BACKMARKET_RETRY,
                 )
             except ActivityError as err:
-                self.shipment.refusal = self._refused(err, "the shipment")
+                shipment.refusal = self._refused(err, "the shipment")
                 return
-        self.shipment.sent = result.shipped
+            finally:
+                self.sending = None
+        shipment.sent = result.shipped
         self.notes.append(result.note)
         if result.shipped:
             self.order_state = ORDER_SHIPPED
@@ -549,6 +580,14 @@ class OrderWorkflow:
             "write refused", extra={"order_id": self.order_id, "what": what}
         )
         return refusal
+
+    def _shipment_due(self) -> bool:
+        return (
+            self.shipment is not None
+            and not self.shipment.sent
+            and self.shipment.refusal is None
+            and self._ready_to_ship()
+        )
 
     def _ready_to_ship(self) -> bool:
         """Every open line validated and with its devices committed.
@@ -589,6 +628,8 @@ class OrderWorkflow:
             return False, "the device has no IMEI: nothing to send"
         if line.quantity > 1:
             return False, "Back Market holds one IMEI per orderline: none is sent"
+        if line.imei_refusal is not None:
+            return False, line.imei_refusal
         if self._single_device():
             return True, "the IMEI goes to Back Market with the shipment"
         if line.validated:
@@ -693,6 +734,18 @@ def _slot(result: Answerable) -> str:
     if isinstance(result, AddShipmentResult):
         return "shipment"
     return "validation"
+
+
+def _replacement(earlier: ShipmentStatus | None, shipment: ShipmentStatus) -> str:
+    """How a shipment changes the one the order held, for the operator's answer."""
+    if earlier is None:
+        return ""
+    if earlier.tracking_number != shipment.tracking_number:
+        why = "Back Market refused" if earlier.refusal else "was not sent"
+        return f"replaces shipment {earlier.tracking_number}, which {why}; "
+    if (earlier.carrier, earlier.url) != (shipment.carrier, shipment.url):
+        return f"shipment {shipment.tracking_number} now has its new carrier and url; "
+    return ""
 
 
 def _sentence(refusal: BaseException) -> str:
