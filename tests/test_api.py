@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from api.app import create_app
 from bmsync.cli import app as cli
 from database.models import AccountSettings, InventoryItem
-from domain.orders import AddShipmentInput
+from database.session import make_engine, make_session_factory
+from domain.orders import AddShipmentInput, OrderState
 from runtime.order_client import OrderClient
 from runtime.settings import get_settings
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
@@ -318,6 +319,94 @@ async def test_a_request_no_worker_answers_is_a_503_to_try_again(
         assert answer.status_code == 503, answer.text
         assert "did not answer in time" in answer.json()["detail"]
         assert "may still take effect" in answer.json()["detail"]
+
+
+async def test_a_database_that_cannot_be_reached_is_a_503_in_one_log_line(
+    workflow_env: WorkflowEnvironment,
+    task_queue: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Nothing listens on port 1: every connection is refused at once.
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    app = create_app(
+        make_session_factory(engine),
+        OrderClient(workflow_env.client, task_queue),
+        API_TOKEN,
+    )
+
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api.test",
+            headers=AUTH,
+        ) as api:
+            stock = await api.post(
+                "/v1/stock",
+                json={
+                    "serial": "SER-UNSEEN-7",
+                    "sku": "SKU-UNSEEN-7",
+                    "status": "Available",
+                    "warehouse": "Main",
+                },
+            )
+            read = await api.get("/v1/accounts/acct-unseen/orders/4242")
+    finally:
+        engine.dispose()
+
+    for answer in (stock, read):
+        assert answer.status_code == 503, answer.text
+        assert answer.json() == {
+            "detail": "the database cannot be reached just now; try again"
+        }
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in problems] == [
+        "database unreachable, answered 503"
+    ] * 2
+    assert all(r.exc_info is None for r in problems)
+    logged = server_log(caplog)
+    for sent in ("SER-UNSEEN-7", "SKU-UNSEEN-7", "acct-unseen", "4242", "Traceback"):
+        assert sent not in logged
+
+
+class FailingOrderClient(OrderClient):
+    async def state(self, account_id: int, order_id: int) -> OrderState | None:
+        raise RuntimeError(f"state of order {order_id} is broken")
+
+
+async def test_an_unexpected_error_is_a_json_500_without_what_was_sent(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = create_app(
+        world.session_factory,
+        FailingOrderClient(world.client, world.task_queue),
+        API_TOKEN,
+    )
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test", headers=AUTH
+    ) as api:
+        answer = await api.get(orders_path(world, 98_765_431))
+
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "detail": "the request failed on an unexpected error; it has been logged"
+    }
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    route = "/v1/accounts/{account}/orders/{order_id}"
+    assert errors[0].getMessage().startswith(f"unexpected RuntimeError on GET {route}")
+    assert "98765431" not in server_log(caplog)
+
+
+def server_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What the app logged; httpx's lines are the test client's."""
+    return "\n".join(
+        logging.Formatter().format(record)
+        for record in caplog.records
+        if not record.name.startswith("httpx")
+    )
 
 
 async def test_a_shipment_for_an_order_not_imported_yet_is_held_not_refused(
