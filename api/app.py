@@ -258,10 +258,11 @@ async def _field_problem(request: Request, exc: Exception) -> JSONResponse:
         content={
             "detail": [
                 {
-                    "loc": ["body", exc.field],
+                    "loc": ["body", field],
                     "msg": exc.message,
                     "type": "conflict" if exc.status == 409 else "value_error",
                 }
+                for field in exc.fields
             ]
         },
     )

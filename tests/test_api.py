@@ -16,8 +16,10 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from bmsync.cli import app as cli
-from database.models import AccountSettings, InventoryItem
+from database.inventory import get_or_create_variation
+from database.models import AccountSettings, InventoryItem, Product, ProductVariation
 from database.session import make_engine, make_session_factory
+from domain.inventory import VariationSpec
 from domain.orders import AddShipmentInput, OrderState
 from runtime.order_client import OrderClient
 from runtime.settings import get_settings
@@ -530,9 +532,14 @@ async def test_stock_is_added_once_and_the_quantity_sync_told(
     assert notified == [[world.account_id]]
 
 
-async def test_a_device_by_variation_fields_creates_the_variation(
+async def test_a_device_by_variation_fields_joins_that_variation(
     world: World, api: httpx.AsyncClient, notified: list[list[int]]
 ) -> None:
+    with world.session_factory.begin() as session:
+        variation_id = get_or_create_variation(
+            session, VariationSpec("Apple", "iPhone 15", storage="128GB")
+        ).id
+
     added = await api.post(
         "/v1/stock",
         json={
@@ -556,11 +563,60 @@ async def test_a_device_by_variation_fields_creates_the_variation(
     )
 
     assert added.status_code == 201, added.text
+    assert added.json()["variation_id"] == variation_id
     assert added.json()["model"] == "iPhone 15" and added.json()["imei"] is None
     # Testing stock counts for nobody, and quantity sync is off: nobody to tell.
     assert added.json()["quantity_sync_notified"] is False and notified == []
     assert same_serial.status_code == 409
     assert field_of(same_serial.json()) == ["serial"]
+
+
+@pytest.mark.parametrize(
+    ("described", "fields", "said"),
+    [
+        (
+            {"manufacturer": "Apple", "model": "iPhone 99"},
+            ["manufacturer", "model"],
+            "no product 'Apple' 'iPhone 99' in the catalog",
+        ),
+        (
+            {"manufacturer": "test", "model": "PHONE 0", "storage": "1TB"},
+            ["grade", "condition", "storage", "colour", "network"],
+            "has no variation with grade '', condition '', storage '1TB'",
+        ),
+    ],
+    ids=["unknown-product", "unknown-variation"],
+)
+async def test_stock_of_a_variation_not_in_the_catalog_is_refused(
+    world: World,
+    api: httpx.AsyncClient,
+    described: dict[str, str],
+    fields: list[str],
+    said: str,
+) -> None:
+    before = stock_count(world), catalog_count(world)
+
+    answer = await api.post(
+        "/v1/stock",
+        json={"serial": "SERX3", "status": "Available", "warehouse": "Main"}
+        | described,
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == fields
+    assert said in answer.json()["detail"][0]["msg"]
+    assert "bmsync catalog variations add" in answer.json()["detail"][0]["msg"]
+    assert (stock_count(world), catalog_count(world)) == before
+
+
+def catalog_count(world: World) -> tuple[int, int]:
+    with world.session_factory() as session:
+        return (
+            int(session.scalar(select(func.count()).select_from(Product)) or 0),
+            int(
+                session.scalar(select(func.count()).select_from(ProductVariation)) or 0
+            ),
+        )
 
 
 @pytest.mark.parametrize(
