@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -28,6 +29,11 @@ class CommitRequest(CommitInventoryInput):
     """A device, by IMEI or serial number, for one orderline of the order."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # Strict, so JSON `true` is not orderline 1 nor "7" orderline 7; an id is
+    # positive and fits Postgres's bigint, so a bad one is a 422 rather than a
+    # refusal from the order's workflow.
+    orderline_id: StrictInt = Field(gt=0, le=2**63 - 1)
 
 
 class ShipmentRequest(AddShipmentInput):

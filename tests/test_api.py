@@ -145,6 +145,26 @@ async def test_a_bad_imei_is_refused_naming_the_identifier(
     assert world.open_commits() == 0
 
 
+@pytest.mark.parametrize(
+    "orderline_id",
+    [-1, 0, True, "7", 7.0, None, 2**63],
+    ids=["negative", "zero", "true", "text", "float", "null", "past-bigint"],
+)
+async def test_an_orderline_id_that_is_no_id_is_a_422_naming_it(
+    world: World, api: httpx.AsyncClient, orderline_id: object
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/commits",
+        json={"orderline_id": orderline_id, "identifier": "SERIAL-1"},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == ["orderline_id"]
+    assert world.open_commits() == 0
+
+
 async def test_a_refusal_reads_as_the_rule_words_it(
     world: World, api: httpx.AsyncClient
 ) -> None:
