@@ -20,7 +20,13 @@ from pydantic import (
 
 from api.summary import OrderSummary
 from domain.imei import parse_imei
-from domain.inventory import MAX_COST, checked_cost, checked_received_date
+from domain.inventory import (
+    DEFAULT_STATUS,
+    DEFAULT_WAREHOUSE,
+    MAX_COST,
+    checked_cost,
+    checked_received_date,
+)
 from domain.orders import AddShipmentInput, CommitInventoryInput, OrderState
 from domain.text import TextInput
 
@@ -57,8 +63,8 @@ class StockRequest(TextInput):
     storage: str = Field(default="", max_length=40)
     colour: str = Field(default="", max_length=40)
     network: str = Field(default="", max_length=40)
-    status: str = Field(min_length=1, max_length=100)
-    warehouse: str = Field(min_length=1, max_length=100)
+    status: str = Field(default=DEFAULT_STATUS, min_length=1, max_length=100)
+    warehouse: str = Field(default=DEFAULT_WAREHOUSE, min_length=1, max_length=100)
     cost: Annotated[Decimal, AfterValidator(checked_cost)] | None = Field(
         default=None, description=f"from 0 to {MAX_COST}, at most 2 decimal places"
     )

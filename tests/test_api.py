@@ -591,6 +591,18 @@ async def test_a_device_by_variation_fields_joins_that_variation(
     assert field_of(same_serial.json()) == ["serial"]
 
 
+async def test_stock_without_status_or_warehouse_is_available_in_main(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    added = await api.post("/v1/stock", json={"imei": new_imei(), "sku": world.skus[0]})
+
+    assert added.status_code == 201, added.text
+    assert (added.json()["status"], added.json()["warehouse"]) == (
+        "Available",
+        "Main",
+    )
+
+
 @pytest.mark.parametrize(
     ("described", "fields", "said"),
     [
