@@ -1,5 +1,7 @@
 """The HTTP API against real Postgres, the sandbox and a worker on the test server."""
 
+import asyncio
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -9,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -16,13 +19,16 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from bmsync.cli import app as cli
+from bmsync.commands.api_cmd import server_config
 from database.inventory import get_or_create_variation
 from database.models import AccountSettings, InventoryItem, Product, ProductVariation
 from database.session import make_engine, make_session_factory
 from domain.inventory import VariationSpec
 from domain.orders import AddShipmentInput, OrderState
+from runtime.logs import ExtrasFormatter
 from runtime.order_client import OrderClient
 from runtime.settings import get_settings
+from tests.processes import free_port
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
 
 API_TOKEN = "api-test-token-0123456789"
@@ -753,6 +759,43 @@ async def test_a_received_date_no_device_can_have_is_a_422_naming_it(
         assert said in answer.json()["detail"][0]["msg"]
     assert today.status_code == 201, today.text
     assert stock_count(world) == before + 1
+
+
+async def test_the_served_api_logs_plain_lines_without_request_bodies(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(ExtrasFormatter("%(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    app = create_app(
+        world.session_factory, OrderClient(world.client, world.task_queue), API_TOKEN
+    )
+    server = uvicorn.Server(server_config(app, "127.0.0.1", free_port()))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        base_url = f"http://127.0.0.1:{server.config.port}"
+        async with httpx.AsyncClient(base_url=base_url, headers=AUTH) as api:
+            bad = await api.post(
+                orders_path(world, 1) + "/commits",
+                json={"orderline_id": "BODY-SECRET-1", "identifier": "BODY-SECRET-2"},
+            )
+            unknown = await api.post(
+                "/v1/stock", json={"serial": "BODY-SECRET-3", "sku": "BODY-SECRET-4"}
+            )
+    finally:
+        server.should_exit = True
+        await serving
+        logging.getLogger().removeHandler(handler)
+
+    assert (bad.status_code, unknown.status_code) == (422, 422)
+    logged = lines.getvalue()
+    assert "Uvicorn running on" in logged and "POST /v1/stock" in logged
+    assert "\x1b" not in logged and "color_message" not in logged
+    assert "BODY-SECRET" not in logged
 
 
 def test_the_api_command_wants_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
