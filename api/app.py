@@ -4,9 +4,10 @@ Every request carries `Authorization: Bearer <token>`. A commit or a shipment ma
 carry a `request_id` of the caller's: a request repeated with the same id (a retried
 webhook, say) is acted on once, and a different request under a used id is refused
 (409). Errors answer with a `detail`: a sentence for a missing account or order
-(404), a refused request (409) or an order whose workflow did not answer in time
-(503), and for a field the same list FastAPI gives for a bad body, whose `loc` names
-the field. Neither the token nor anything about customers is logged.
+(404), a refused request (409), an order whose workflow did not answer in time or a
+database that cannot be reached (503) or an unexpected error (500), and for a field
+the same list FastAPI gives for a bad body, whose `loc` names the field. Neither the
+token, nor anything about customers, nor what a request sent is logged.
 """
 
 import hmac
@@ -30,6 +31,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.failures import AnswerFailures
 from api.models import (
     CommitRequest,
     OrderView,
@@ -83,6 +85,7 @@ def create_app(
     )
     app.add_exception_handler(FieldProblem, _field_problem)
     app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_middleware(AnswerFailures)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(_bearer(api_token))])
 
     @v1.post(
@@ -255,10 +258,11 @@ async def _field_problem(request: Request, exc: Exception) -> JSONResponse:
         content={
             "detail": [
                 {
-                    "loc": ["body", exc.field],
+                    "loc": ["body", field],
                     "msg": exc.message,
                     "type": "conflict" if exc.status == 409 else "value_error",
                 }
+                for field in exc.fields
             ]
         },
     )

@@ -13,13 +13,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
     model_validator,
 )
 
 from api.summary import OrderSummary
 from domain.imei import parse_imei
-from domain.inventory import MAX_COST, checked_cost, checked_received_date
+from domain.inventory import (
+    DEFAULT_STATUS,
+    DEFAULT_WAREHOUSE,
+    MAX_COST,
+    checked_cost,
+    checked_received_date,
+)
 from domain.orders import AddShipmentInput, CommitInventoryInput, OrderState
 from domain.text import TextInput
 
@@ -28,6 +35,11 @@ class CommitRequest(CommitInventoryInput):
     """A device, by IMEI or serial number, for one orderline of the order."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # Strict, so JSON `true` is not orderline 1 nor "7" orderline 7; an id is
+    # positive and fits Postgres's bigint, so a bad one is a 422 rather than a
+    # refusal from the order's workflow.
+    orderline_id: StrictInt = Field(gt=0, le=2**63 - 1)
 
 
 class ShipmentRequest(AddShipmentInput):
@@ -51,8 +63,8 @@ class StockRequest(TextInput):
     storage: str = Field(default="", max_length=40)
     colour: str = Field(default="", max_length=40)
     network: str = Field(default="", max_length=40)
-    status: str = Field(min_length=1, max_length=100)
-    warehouse: str = Field(min_length=1, max_length=100)
+    status: str = Field(default=DEFAULT_STATUS, min_length=1, max_length=100)
+    warehouse: str = Field(default=DEFAULT_WAREHOUSE, min_length=1, max_length=100)
     cost: Annotated[Decimal, AfterValidator(checked_cost)] | None = Field(
         default=None, description=f"from 0 to {MAX_COST}, at most 2 decimal places"
     )

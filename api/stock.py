@@ -14,15 +14,21 @@ from database.models import (
     AccountCountedWarehouse,
     AccountSettings,
 )
-from domain.inventory import VariationSpec
+from domain.inventory import VARIATION_ATTRIBUTES, VariationSpec
+
+ADD_VARIATION_FIRST = (
+    "give a sku, or add the variation first (bmsync catalog variations add)"
+)
 
 
 class FieldProblem(Exception):
-    """A request field that cannot be honoured, answered with `status`."""
+    """Request fields that cannot be honoured together, answered with `status`."""
 
-    def __init__(self, field: str, message: str, status: int = 422) -> None:
+    def __init__(
+        self, field: str | tuple[str, ...], message: str, status: int = 422
+    ) -> None:
         super().__init__(message)
-        self.field = field
+        self.fields = (field,) if isinstance(field, str) else field
         self.message = message
         self.status = status
 
@@ -123,8 +129,25 @@ def _variation_id(session: Session, request: StockRequest) -> int:
                 )
         return sku.variation_id
     assert spec is not None, "StockRequest requires a sku or a variation"
-    # As with the stock CSV, a new variation is created; a SKU code is not.
-    return repo.get_or_create_variation(session, spec).id
+    # A device is stock of a variation the catalog has: creating one from a request
+    # would turn a typo in a model into a product of its own.
+    variation = repo.find_variation(session, spec)
+    if variation is not None:
+        return variation.id
+    if repo.find_product(session, spec.manufacturer, spec.model) is None:
+        raise FieldProblem(
+            ("manufacturer", "model"),
+            f"no product {spec.manufacturer!r} {spec.model!r} in the catalog; "
+            + ADD_VARIATION_FIRST,
+        )
+    attributes = ", ".join(
+        f"{name} {getattr(spec, name)!r}" for name in VARIATION_ATTRIBUTES
+    )
+    raise FieldProblem(
+        VARIATION_ATTRIBUTES,
+        f"{spec.manufacturer} {spec.model} has no variation with {attributes}; "
+        + ADD_VARIATION_FIRST,
+    )
 
 
 def _syncing_accounts(session: Session, status_id: int, warehouse_id: int) -> list[int]:

@@ -132,13 +132,18 @@ def find_variation(session: Session, spec: VariationSpec) -> ProductVariation | 
     )
 
 
-def get_or_create_product(session: Session, manufacturer: str, model: str) -> Product:
-    product = session.scalar(
+def find_product(session: Session, manufacturer: str, model: str) -> Product | None:
+    """The product of this manufacturer and model, compared case-insensitively."""
+    return session.scalar(
         select(Product).where(
             func.lower(Product.manufacturer) == manufacturer.lower(),
             func.lower(Product.model) == model.lower(),
         )
     )
+
+
+def get_or_create_product(session: Session, manufacturer: str, model: str) -> Product:
+    product = find_product(session, manufacturer, model)
     if product is None:
         product = Product(manufacturer=manufacturer, model=model)
         session.add(product)

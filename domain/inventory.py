@@ -43,6 +43,10 @@ STOCK_COLUMNS = (
     "received_date",
 )
 VARIATION_ATTRIBUTES = ("grade", "condition", "storage", "colour", "network")
+# Where one device put in stock goes unless told, by the API and the command line
+# alike; a stock CSV names both on every line.
+DEFAULT_STATUS = "Available"
+DEFAULT_WAREHOUSE = "Main"
 # Costs are stored as numeric(12, 2).
 MAX_COST = Decimal("9999999999.99")
 CENT = Decimal("0.01")

@@ -4,10 +4,13 @@ import logging
 
 from temporalio.exceptions import ApplicationError
 
-# What every LogRecord has; anything else on a record came as `extra`.
+# What every LogRecord has; anything else on a record came as `extra`. uvicorn
+# adds `color_message`, its message again with terminal colour codes, whatever
+# its own colour setting.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
+    "color_message",
 }
 
 

@@ -1,5 +1,7 @@
 """The HTTP API against real Postgres, the sandbox and a worker on the test server."""
 
+import asyncio
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -9,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -16,10 +19,16 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from bmsync.cli import app as cli
-from database.models import AccountSettings, InventoryItem
-from domain.orders import AddShipmentInput
+from bmsync.commands.api_cmd import server_config
+from database.inventory import get_or_create_variation
+from database.models import AccountSettings, InventoryItem, Product, ProductVariation
+from database.session import make_engine, make_session_factory
+from domain.inventory import VariationSpec
+from domain.orders import AddShipmentInput, OrderState
+from runtime.logs import ExtrasFormatter
 from runtime.order_client import OrderClient
 from runtime.settings import get_settings
+from tests.processes import free_port
 from tests.world import TOKEN, TOKEN_VARIABLE, World, make_world, new_imei
 
 API_TOKEN = "api-test-token-0123456789"
@@ -139,6 +148,26 @@ async def test_a_bad_imei_is_refused_naming_the_identifier(
     assert answer.status_code == 422
     assert field_of(answer.json()) == ["identifier"]
     assert "not a valid IMEI" in answer.text
+    assert world.open_commits() == 0
+
+
+@pytest.mark.parametrize(
+    "orderline_id",
+    [-1, 0, True, "7", 7.0, None, 2**63],
+    ids=["negative", "zero", "true", "text", "float", "null", "past-bigint"],
+)
+async def test_an_orderline_id_that_is_no_id_is_a_422_naming_it(
+    world: World, api: httpx.AsyncClient, orderline_id: object
+) -> None:
+    order_id = world.place_order((world.skus[0], 1))
+
+    answer = await api.post(
+        f"{orders_path(world, order_id)}/commits",
+        json={"orderline_id": orderline_id, "identifier": "SERIAL-1"},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == ["orderline_id"]
     assert world.open_commits() == 0
 
 
@@ -320,6 +349,94 @@ async def test_a_request_no_worker_answers_is_a_503_to_try_again(
         assert "may still take effect" in answer.json()["detail"]
 
 
+async def test_a_database_that_cannot_be_reached_is_a_503_in_one_log_line(
+    workflow_env: WorkflowEnvironment,
+    task_queue: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Nothing listens on port 1: every connection is refused at once.
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    app = create_app(
+        make_session_factory(engine),
+        OrderClient(workflow_env.client, task_queue),
+        API_TOKEN,
+    )
+
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api.test",
+            headers=AUTH,
+        ) as api:
+            stock = await api.post(
+                "/v1/stock",
+                json={
+                    "serial": "SER-UNSEEN-7",
+                    "sku": "SKU-UNSEEN-7",
+                    "status": "Available",
+                    "warehouse": "Main",
+                },
+            )
+            read = await api.get("/v1/accounts/acct-unseen/orders/4242")
+    finally:
+        engine.dispose()
+
+    for answer in (stock, read):
+        assert answer.status_code == 503, answer.text
+        assert answer.json() == {
+            "detail": "the database cannot be reached just now; try again"
+        }
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in problems] == [
+        "database unreachable, answered 503"
+    ] * 2
+    assert all(r.exc_info is None for r in problems)
+    logged = server_log(caplog)
+    for sent in ("SER-UNSEEN-7", "SKU-UNSEEN-7", "acct-unseen", "4242", "Traceback"):
+        assert sent not in logged
+
+
+class FailingOrderClient(OrderClient):
+    async def state(self, account_id: int, order_id: int) -> OrderState | None:
+        raise RuntimeError(f"state of order {order_id} is broken")
+
+
+async def test_an_unexpected_error_is_a_json_500_without_what_was_sent(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = create_app(
+        world.session_factory,
+        FailingOrderClient(world.client, world.task_queue),
+        API_TOKEN,
+    )
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test", headers=AUTH
+    ) as api:
+        answer = await api.get(orders_path(world, 98_765_431))
+
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "detail": "the request failed on an unexpected error; it has been logged"
+    }
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    route = "/v1/accounts/{account}/orders/{order_id}"
+    assert errors[0].getMessage().startswith(f"unexpected RuntimeError on GET {route}")
+    assert "98765431" not in server_log(caplog)
+
+
+def server_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What the app logged; httpx's lines are the test client's."""
+    return "\n".join(
+        logging.Formatter().format(record)
+        for record in caplog.records
+        if not record.name.startswith("httpx")
+    )
+
+
 async def test_a_shipment_for_an_order_not_imported_yet_is_held_not_refused(
     world: World, api: httpx.AsyncClient
 ) -> None:
@@ -441,9 +558,14 @@ async def test_stock_is_added_once_and_the_quantity_sync_told(
     assert notified == [[world.account_id]]
 
 
-async def test_a_device_by_variation_fields_creates_the_variation(
+async def test_a_device_by_variation_fields_joins_that_variation(
     world: World, api: httpx.AsyncClient, notified: list[list[int]]
 ) -> None:
+    with world.session_factory.begin() as session:
+        variation_id = get_or_create_variation(
+            session, VariationSpec("Apple", "iPhone 15", storage="128GB")
+        ).id
+
     added = await api.post(
         "/v1/stock",
         json={
@@ -467,11 +589,72 @@ async def test_a_device_by_variation_fields_creates_the_variation(
     )
 
     assert added.status_code == 201, added.text
+    assert added.json()["variation_id"] == variation_id
     assert added.json()["model"] == "iPhone 15" and added.json()["imei"] is None
     # Testing stock counts for nobody, and quantity sync is off: nobody to tell.
     assert added.json()["quantity_sync_notified"] is False and notified == []
     assert same_serial.status_code == 409
     assert field_of(same_serial.json()) == ["serial"]
+
+
+async def test_stock_without_status_or_warehouse_is_available_in_main(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    added = await api.post("/v1/stock", json={"imei": new_imei(), "sku": world.skus[0]})
+
+    assert added.status_code == 201, added.text
+    assert (added.json()["status"], added.json()["warehouse"]) == (
+        "Available",
+        "Main",
+    )
+
+
+@pytest.mark.parametrize(
+    ("described", "fields", "said"),
+    [
+        (
+            {"manufacturer": "Apple", "model": "iPhone 99"},
+            ["manufacturer", "model"],
+            "no product 'Apple' 'iPhone 99' in the catalog",
+        ),
+        (
+            {"manufacturer": "test", "model": "PHONE 0", "storage": "1TB"},
+            ["grade", "condition", "storage", "colour", "network"],
+            "has no variation with grade '', condition '', storage '1TB'",
+        ),
+    ],
+    ids=["unknown-product", "unknown-variation"],
+)
+async def test_stock_of_a_variation_not_in_the_catalog_is_refused(
+    world: World,
+    api: httpx.AsyncClient,
+    described: dict[str, str],
+    fields: list[str],
+    said: str,
+) -> None:
+    before = stock_count(world), catalog_count(world)
+
+    answer = await api.post(
+        "/v1/stock",
+        json={"serial": "SERX3", "status": "Available", "warehouse": "Main"}
+        | described,
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert field_of(answer.json()) == fields
+    assert said in answer.json()["detail"][0]["msg"]
+    assert "bmsync catalog variations add" in answer.json()["detail"][0]["msg"]
+    assert (stock_count(world), catalog_count(world)) == before
+
+
+def catalog_count(world: World) -> tuple[int, int]:
+    with world.session_factory() as session:
+        return (
+            int(session.scalar(select(func.count()).select_from(Product)) or 0),
+            int(
+                session.scalar(select(func.count()).select_from(ProductVariation)) or 0
+            ),
+        )
 
 
 @pytest.mark.parametrize(
@@ -576,6 +759,43 @@ async def test_a_received_date_no_device_can_have_is_a_422_naming_it(
         assert said in answer.json()["detail"][0]["msg"]
     assert today.status_code == 201, today.text
     assert stock_count(world) == before + 1
+
+
+async def test_the_served_api_logs_plain_lines_without_request_bodies(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(ExtrasFormatter("%(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    app = create_app(
+        world.session_factory, OrderClient(world.client, world.task_queue), API_TOKEN
+    )
+    server = uvicorn.Server(server_config(app, "127.0.0.1", free_port()))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        base_url = f"http://127.0.0.1:{server.config.port}"
+        async with httpx.AsyncClient(base_url=base_url, headers=AUTH) as api:
+            bad = await api.post(
+                orders_path(world, 1) + "/commits",
+                json={"orderline_id": "BODY-SECRET-1", "identifier": "BODY-SECRET-2"},
+            )
+            unknown = await api.post(
+                "/v1/stock", json={"serial": "BODY-SECRET-3", "sku": "BODY-SECRET-4"}
+            )
+    finally:
+        server.should_exit = True
+        await serving
+        logging.getLogger().removeHandler(handler)
+
+    assert (bad.status_code, unknown.status_code) == (422, 422)
+    logged = lines.getvalue()
+    assert "Uvicorn running on" in logged and "POST /v1/stock" in logged
+    assert "\x1b" not in logged and "color_message" not in logged
+    assert "BODY-SECRET" not in logged
 
 
 def test_the_api_command_wants_a_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app, token_problem
 from bmsync.commands._db import fail, say_new_database
@@ -64,9 +65,13 @@ async def _serve(settings: Settings, token: str, host: str, port: int) -> None:
                 token,
                 notify_stock=notify_stock,
             )
-            # log_config=None keeps the logging set up above: uvicorn's own would
-            # replace it.
-            config = uvicorn.Config(app, host=host, port=port, log_config=None)
-            await uvicorn.Server(config).serve()
+            await uvicorn.Server(server_config(app, host, port)).serve()
         finally:
             engine.dispose()
+
+
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for the API, logging through the handlers set up already."""
+    # log_config=None keeps the logging set up by setup_logging: uvicorn's own would
+    # replace it. Its lines hold a method, a path and a status, never a body.
+    return uvicorn.Config(app, host=host, port=port, log_config=None, use_colors=False)

@@ -30,7 +30,12 @@ from database.models import (
     Warehouse,
 )
 from domain.imei import InvalidImei
-from domain.inventory import StockImportError, parse_cost
+from domain.inventory import (
+    DEFAULT_STATUS,
+    DEFAULT_WAREHOUSE,
+    StockImportError,
+    parse_cost,
+)
 from domain.text import quoted
 
 app = typer.Typer(help="Devices in stock.", no_args_is_help=True)
@@ -86,8 +91,8 @@ def add(
     sku: Annotated[str, typer.Option(help="our SKU code")],
     imei: Annotated[str | None, typer.Option()] = None,
     serial: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[str, typer.Option()] = "Available",
-    warehouse: Annotated[str, typer.Option()] = "Main",
+    status: Annotated[str, typer.Option()] = DEFAULT_STATUS,
+    warehouse: Annotated[str, typer.Option()] = DEFAULT_WAREHOUSE,
     cost: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Put one device in stock."""
