@@ -261,7 +261,11 @@ class IdentifierTaken(ValueError):
 def identifier_taken(
     session: Session, imei: str | None, serial: str | None
 ) -> tuple[str, str] | None:
-    """The field and why, when another device already has this IMEI or serial."""
+    """The field and why, when another device already has this IMEI or serial.
+
+    A serial equal to another device's IMEI counts too, either way round: a device
+    is found by IMEI first, so the one known by that serial could never be named.
+    """
     for name, label, column, value in (
         ("imei", "IMEI", InventoryItem.imei, imei),
         ("serial", "serial", InventoryItem.serial, serial),
@@ -274,7 +278,20 @@ def identifier_taken(
                 f"a device with {label} {value} is already in stock (item {found})"
             )
             return name, message
+    for name, label, column, value in (
+        ("imei", "serial", InventoryItem.serial, imei),
+        ("serial", "IMEI", InventoryItem.imei, serial),
+    ):
+        if value is None:
+            continue
+        found = session.scalar(select(InventoryItem.id).where(column == value))
+        if found is not None:
+            return name, _holds_as(value, label, found)
     return None
+
+
+def _holds_as(value: str, label: str, item_id: int) -> str:
+    return f"{value} is the {label} of a device already in stock (item {item_id})"
 
 
 def find_item_by_identifier(session: Session, identifier: str) -> InventoryItem | None:
@@ -375,6 +392,9 @@ def _import_stock(
 
     existing = _existing_items(session, [row for row, _, _ in resolved])
     serial_owners = _serial_owners(session, [row for row, _, _ in resolved])
+    imei_owners, imeis_as_serials = _crossed_owners(
+        session, [row for row, _, _ in resolved]
+    )
     to_create: list[tuple[StockRow, int | None, VariationSpec]] = []
     unchanged = 0
     for row, variation_id, spec in resolved:
@@ -388,6 +408,23 @@ def _import_stock(
                     f"{row.serial} is the serial of another device (item {owner})",
                 )
             )
+            continue
+        crossed = [
+            ("serial", row.serial, "IMEI", imei_owners.get(row.serial or "")),
+            ("imei", row.imei, "serial", imeis_as_serials.get(row.imei or "")),
+        ]
+        clash = next(
+            (
+                RowProblem(row.line, field, _holds_as(value, label, holder))
+                for field, value, label, holder in crossed
+                if value is not None
+                and holder is not None
+                and (current is None or holder != current.id)
+            ),
+            None,
+        )
+        if clash is not None:
+            problems.append(clash)
             continue
         if current is None:
             to_create.append((row, variation_id, spec))
@@ -486,6 +523,35 @@ def _serial_owners(session: Session, rows: Iterable[StockRow]) -> dict[str, int]
         )
     )
     return {serial: item_id for serial, item_id in found if serial is not None}
+
+
+def _crossed_owners(
+    session: Session, rows: Iterable[StockRow]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The devices in stock whose IMEI is one of the rows' serials, and those whose
+    serial is one of the rows' IMEIs."""
+    rows = list(rows)
+    serials = [row.serial for row in rows if row.serial]
+    imeis = [row.imei for row in rows if row.imei]
+    by_imei: dict[str, int] = {}
+    by_serial: dict[str, int] = {}
+    if serials:
+        for imei, item_id in session.execute(
+            select(InventoryItem.imei, InventoryItem.id).where(
+                InventoryItem.imei.in_(serials)
+            )
+        ):
+            if imei is not None:
+                by_imei[imei] = item_id
+    if imeis:
+        for serial, item_id in session.execute(
+            select(InventoryItem.serial, InventoryItem.id).where(
+                InventoryItem.serial.in_(imeis)
+            )
+        ):
+            if serial is not None:
+                by_serial[serial] = item_id
+    return by_imei, by_serial
 
 
 def _differences(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from domain.imei import InvalidImei, parse_imei
+from domain.imei import InvalidImei, parse_imei, parse_serial
 from domain.text import quoted, text_problem
 
 STOCK_COLUMNS = (
@@ -201,7 +201,18 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
                 )
                 continue
         rows.append(row)
-    return rows, problems
+    # Found by IMEI first, a device whose serial is another line's IMEI could
+    # never be named by its serial.
+    for row in rows:
+        imei_line = seen_imeis.get(row.serial or "")
+        if imei_line is not None and imei_line != row.line:
+            problems.append(
+                RowProblem(
+                    row.line, "serial", f"{row.serial} is the IMEI on line {imei_line}"
+                )
+            )
+    crossed = {problem.line for problem in problems}
+    return [row for row in rows if row.line not in crossed], problems
 
 
 def _cell_count(cells: int, header: list[str]) -> str:
@@ -240,10 +251,13 @@ def _parse_row(
             imei = parse_imei(values["imei"])
         except InvalidImei as exc:
             problems.append(RowProblem(line, "imei", str(exc)))
-    serial = values.get("serial") or None
-    if serial is not None and len(serial) > 50:
-        problems.append(RowProblem(line, "serial", "longer than 50 characters"))
-    if not values.get("imei") and serial is None:
+    serial: str | None = None
+    if values.get("serial"):
+        try:
+            serial = parse_serial(values["serial"])
+        except ValueError as exc:
+            problems.append(RowProblem(line, "serial", str(exc)))
+    if not values.get("imei") and not values.get("serial"):
         problems.append(RowProblem(line, "imei", "an imei or a serial is required"))
 
     sku = values.get("sku") or None

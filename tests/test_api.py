@@ -485,6 +485,9 @@ async def test_a_device_by_variation_fields_creates_the_variation(
         ({"account": "nobody"}, "account"),
         ({"cost": "0.001"}, "cost"),
         ({"colour_name": "red"}, "colour_name"),
+        ({"serial": "S\u001b[31mX2"}, "serial"),
+        ({"serial": "S\u200bX2"}, "serial"),
+        ({"serial": "S X2"}, "serial"),
     ],
 )
 async def test_bad_stock_fields_are_named_and_nothing_is_stored(

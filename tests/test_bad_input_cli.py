@@ -230,6 +230,13 @@ def test_settings_show_gives_every_key_a_meaning(stocked: CliRunner) -> None:
             ["--cost", "0.001", "more than 2 decimal places"],
         ),
         (["--sku", SKU], 2, ["--imei"]),
+        (["--sku", SKU, "--serial", "AB\x01CD"], 2, ["--serial", "U+0001"]),
+        (["--sku", SKU, "--serial", "S\x1b[31mX2"], 2, ["--serial", "U+001B"]),
+        (["--sku", SKU, "--serial", "AB\tCD"], 2, ["--serial", "U+0009"]),
+        (["--sku", SKU, "--serial", "AB\u200bCD"], 2, ["--serial", "U+200B"]),
+        (["--sku", SKU, "--serial", "AB CD"], 2, ["--serial", "space"]),
+        (["--sku", SKU, "--serial", "S" * 51], 2, ["--serial", "51", "50"]),
+        (["--sku", SKU, "--serial", IMEI], 1, ["--serial", "IMEI", "item 1"]),
     ],
     ids=[
         "bad-check-digit",
@@ -242,6 +249,13 @@ def test_settings_show_gives_every_key_a_meaning(stocked: CliRunner) -> None:
         "cost-too-large",
         "cost-below-a-cent",
         "no-identifier",
+        "control-character-in-serial",
+        "escape-in-serial",
+        "tab-in-serial",
+        "zero-width-space-in-serial",
+        "space-in-serial",
+        "long-serial",
+        "serial-is-another-devices-imei",
     ],
 )
 def test_inventory_add_refuses_bad_values_and_stores_nothing(
@@ -255,6 +269,19 @@ def test_inventory_add_refuses_bad_values_and_stores_nothing(
     result = stocked.invoke(app, ["inventory", "add", *args])
 
     assert_refused(result, code, *named)
+    assert snapshot(engine) == before
+
+
+def test_an_imei_that_is_another_devices_serial_is_refused(
+    stocked: CliRunner, engine: Engine
+) -> None:
+    serial = "356938035643809"
+    added = stocked.invoke(app, ["inventory", "add", "--sku", SKU, "--serial", serial])
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["inventory", "add", "--sku", SKU, "--imei", serial])
+
+    assert added.exit_code == 0, added.stderr
+    assert_refused(result, 1, "--imei", "is the serial", "item 2")
     assert snapshot(engine) == before
 
 
@@ -295,6 +322,24 @@ HEADER = "imei,sku,status,warehouse,cost"
             f"356938035643809,Apple,iPhone 15,{'G' * 41},Available,Main\n",
             ["grade", "40"],
         ),
+        (
+            f"imei,serial,sku,status,warehouse\n,AB\x01CD,{SKU},Available,Main\n",
+            ["serial", "U+0001"],
+        ),
+        (
+            f"imei,serial,sku,status,warehouse\n,AB\u200bCD,{SKU},Available,Main\n",
+            ["serial", "U+200B"],
+        ),
+        (
+            f"imei,serial,sku,status,warehouse\n"
+            f"356938035643809,,{SKU},Available,Main\n"
+            f",356938035643809,{SKU},Available,Main\n",
+            ["serial", "IMEI on line 2"],
+        ),
+        (
+            f"imei,serial,sku,status,warehouse\n,{IMEI},{SKU},Available,Main\n",
+            ["serial", "IMEI of a device already in stock (item 1)"],
+        ),
     ],
     ids=[
         "bad-cost",
@@ -309,6 +354,10 @@ HEADER = "imei,sku,status,warehouse,cost"
         "nul-in-a-cell",
         "model-too-long",
         "grade-too-long",
+        "control-character-in-serial",
+        "zero-width-space-in-serial",
+        "serial-is-another-lines-imei",
+        "serial-is-a-stocked-imei",
     ],
 )
 def test_inventory_import_refuses_a_bad_file_and_stores_nothing(

@@ -29,7 +29,7 @@ from database.models import (
     Sku,
     Warehouse,
 )
-from domain.imei import InvalidImei
+from domain.imei import InvalidImei, parse_serial
 from domain.inventory import StockImportError, parse_cost
 from domain.text import quoted
 
@@ -78,9 +78,6 @@ def import_(
         wake_quantity_sync("stock imported")
 
 
-MAX_SERIAL = 50
-
-
 @app.command("add")
 def add(
     sku: Annotated[str, typer.Option(help="our SKU code")],
@@ -92,11 +89,9 @@ def add(
 ) -> None:
     """Put one device in stock."""
     imei = (imei or "").strip() or None
-    serial = (serial or "").strip() or None
+    serial = None if not (serial or "").strip() else _serial(serial or "")
     if imei is None and serial is None:
         fail("give --imei or --serial", 2)
-    if serial is not None and len(serial) > MAX_SERIAL:
-        fail(f"--serial is {len(serial)} characters; at most {MAX_SERIAL}", 2)
     amount = None if cost is None else _cost(cost)
     try:
         with command_session() as session:
@@ -284,6 +279,13 @@ def _held_for(
     # An order from another channel has no Back Market id: our own id, marked.
     order = str(order_id) if order_id is not None else f"#{sales_order_id}"
     return escape(f"{order} {order_status}")
+
+
+def _serial(text: str) -> str:
+    try:
+        return parse_serial(text)
+    except ValueError as exc:
+        fail(f"--serial: {exc}", 2)
 
 
 def _cost(text: str) -> Decimal:
