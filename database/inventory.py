@@ -45,6 +45,7 @@ from domain.inventory import (
     parse_stock_csv,
     sample_catalog,
 )
+from domain.text import quoted
 
 BACKMARKET_CHANNEL = "Backmarket"
 BACKMARKET_CUSTOMER = "Back Market"
@@ -354,12 +355,12 @@ def _import_stock(
         if row.warehouse.lower() not in warehouses:
             problems.append(
                 RowProblem(
-                    row.line, "warehouse", f"unknown warehouse {row.warehouse!r}"
+                    row.line, "warehouse", f"unknown warehouse {quoted(row.warehouse)}"
                 )
             )
         if row.status.lower() not in statuses:
             problems.append(
-                RowProblem(row.line, "status", f"unknown status {row.status!r}")
+                RowProblem(row.line, "status", f"unknown status {quoted(row.status)}")
             )
         variation_id: int | None = None
         spec = row.variation
@@ -370,7 +371,9 @@ def _import_stock(
         if row.sku is not None:
             sku = find_sku(session, row.sku, account_id)
             if sku is None:
-                problems.append(RowProblem(row.line, "sku", f"unknown SKU {row.sku!r}"))
+                problems.append(
+                    RowProblem(row.line, "sku", f"unknown SKU {quoted(row.sku)}")
+                )
                 continue
             variation_id = sku.variation_id
             known = variation_spec(session, variation_id)

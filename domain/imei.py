@@ -6,7 +6,7 @@ IMEIs are not secrets, so error messages name the value to help find the bad row
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.text import plain_text
+from domain.text import plain_text, quoted
 
 IMEI_LENGTH = 15
 SERIAL_MAX_LENGTH = 50
@@ -16,7 +16,7 @@ class InvalidImei(ValueError):
     """A value that is not a 15-digit IMEI with a valid check digit."""
 
     def __init__(self, value: str, why: str) -> None:
-        super().__init__(f"{value!r} is not a valid IMEI: {why}")
+        super().__init__(f"{quoted(value)} is not a valid IMEI: {why}")
         self.value = value
         self.why = why
 

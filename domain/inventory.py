@@ -224,7 +224,7 @@ def _header_problems(header: list[str]) -> list[RowProblem]:
     if not header:
         return [RowProblem(1, "header", "the file is empty")]
     problems = [
-        RowProblem(1, "header", f"unknown column {name!r}")
+        RowProblem(1, "header", f"unknown column {quoted(name)}")
         for name in header
         if name not in STOCK_COLUMNS
     ]
@@ -296,7 +296,7 @@ def _parse_row(
                 RowProblem(
                     line,
                     "received_date",
-                    f"{values['received_date']!r} is not YYYY-MM-DD",
+                    f"{quoted(values['received_date'])} is not YYYY-MM-DD",
                 )
             )
         else:

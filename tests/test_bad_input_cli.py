@@ -594,3 +594,40 @@ def test_listing_commands_say_plainly_what_they_mean(
     assert "would push 0, unchanged 1, skipped 1" in planned.output
     assert "more than 0" in price_help.output and "x>=0" not in price_help.output
     assert_refused(free, 2, "--price", "greater than 0")
+
+
+LONG = "A" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["inventory", "add", "--sku", SKU, "--serial", LONG], 2),
+        (["inventory", "add", "--sku", SKU, "--imei", LONG], 2),
+        (["inventory", "add", "--sku", LONG, "--serial", "S1"], 2),
+        (["inventory", "move", LONG, "--status", "Available"], 2),
+        (["accounts", "show", LONG], 1),
+    ],
+    ids=["serial", "imei", "sku", "identifier", "account"],
+)
+def test_a_refusal_quotes_a_long_value_cut_short(
+    stocked: CliRunner, args: list[str], code: int
+) -> None:
+    result = stocked.invoke(app, args)
+
+    assert_refused(result, code, "100000 characters")
+    assert len(result.stderr) < 300, result.stderr[:300]
+
+
+def test_an_import_problem_quotes_a_long_value_cut_short(
+    stocked: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_text(
+        f"imei,sku,status,warehouse\n356938035643809,{LONG},Available,Main\n"
+    )
+
+    result = stocked.invoke(app, ["inventory", "import", str(path)])
+
+    assert_refused(result, 1, "unknown SKU", "(100000 characters)")
+    assert len(result.stderr) < 2000, result.stderr[:300]

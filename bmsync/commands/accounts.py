@@ -23,6 +23,7 @@ from database.accounts import (
     replace_token,
 )
 from database.models import Account
+from domain.text import quoted
 from runtime.settings import get_settings
 
 TOKEN_ENV = "BMSYNC_TOKEN"
@@ -58,7 +59,7 @@ def add(
         fail("--platform must be eu, us or ap", code=2)
     with command_session() as session:
         if get_account(session, name) is not None:
-            fail(f"an account named {name!r} exists already")
+            fail(f"an account named {quoted(name)} exists already")
     try:
         token_ref = _token_ref(token_env)
         with command_session() as session:
@@ -103,7 +104,7 @@ def set_token(
         with command_session() as session:
             account = get_account(session, name)
             if account is None:
-                fail(f"no account named {name!r}")
+                fail(f"no account named {quoted(name)}")
             replace_token(session, account, token_ref)
             # Refused here, the old token stays.
             checked = check and _check_token(account)
@@ -188,7 +189,7 @@ def show(name: str) -> None:
     with command_session() as session:
         account = get_account(session, name)
         if account is None:
-            fail(f"no account named {name!r}")
+            fail(f"no account named {quoted(name)}")
         table = Table("field", "value", show_header=False)
         for field, value in zip(
             ("name", "platform", "locale", "preprod", "host", "token"),

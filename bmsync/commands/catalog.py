@@ -24,6 +24,7 @@ from database.models import (
     Warehouse,
 )
 from domain.inventory import VariationSpec
+from domain.text import quoted
 
 app = typer.Typer(
     help="The product catalog and the names stock uses.", no_args_is_help=True
@@ -113,7 +114,7 @@ def variation_add(
                 repo.add_sku(session, sku, variation.id)
             variation_id = variation.id
     except IntegrityError:
-        fail(f"SKU {sku!r} exists already")
+        fail(f"SKU {quoted(sku or '')} exists already")
     out.print(f"variation {variation_id}")
 
 
@@ -172,7 +173,7 @@ def sku_add(
     except AccountError as exc:
         fail(str(exc))
     except IntegrityError:
-        fail(f"SKU {code!r} exists already in that scope")
+        fail(f"SKU {quoted(code)} exists already in that scope")
     out.print(f"SKU {escape(code)} -> variation {variation}")
 
 
@@ -215,7 +216,7 @@ def warehouse_add(name: str) -> None:
         with command_session() as session:
             repo.add_warehouse(session, name)
     except IntegrityError:
-        fail(f"warehouse {name!r} exists already")
+        fail(f"warehouse {quoted(name)} exists already")
     out.print(f"warehouse {escape(name)} added")
 
 
@@ -233,7 +234,7 @@ def inventory_status_add(name: str) -> None:
         with command_session() as session:
             repo.add_inventory_status(session, name)
     except IntegrityError:
-        fail(f"inventory status {name!r} exists already")
+        fail(f"inventory status {quoted(name)} exists already")
     out.print(f"inventory status {escape(name)} added")
 
 
@@ -259,7 +260,7 @@ def status_add(
         with command_session() as session:
             repo.add_sales_order_status(session, name, open_)
     except IntegrityError:
-        fail(f"sales order status {name!r} exists already")
+        fail(f"sales order status {quoted(name)} exists already")
     out.print(f"sales order status {escape(name)} added")
 
 

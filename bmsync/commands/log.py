@@ -14,6 +14,7 @@ from bmsync.commands._tables import key
 from database.accounts import AccountError, require_account
 from database.listings import lookup_listing
 from database.models import Account, SalesOrder, SyncLogEntry, SyncResult
+from domain.text import quoted
 
 out = Console()
 
@@ -37,7 +38,7 @@ def log(
 ) -> None:
     """The sync history: what was pushed or pulled, when, and how it went."""
     if result is not None and result not in {r.value for r in SyncResult}:
-        fail(f"--result must be one of ok, skipped, failed, not {result!r}", 2)
+        fail(f"--result must be one of ok, skipped, failed, not {quoted(result)}", 2)
     if listing is not None and account is None:
         fail("--listing needs --account", 2)
     with command_session() as session:
@@ -91,7 +92,9 @@ def _conditions(
         assert account_id is not None
         found = lookup_listing(session, account_id, listing)
         if found is None:
-            raise LookupError(f"no listing {listing!r} in account {account!r}")
+            raise LookupError(
+                f"no listing {quoted(listing)} in account {quoted(account or '')}"
+            )
         conditions.append(
             or_(
                 SyncLogEntry.listing_id == found.id,

@@ -45,6 +45,7 @@ from domain.orders import (
     ValidateOrderInput,
     order_workflow_id,
 )
+from domain.text import quoted
 from runtime.order_client import OrderClient, OrderRequestError
 from runtime.settings import get_settings
 from runtime.stack import NotRunning, running_temporal
@@ -169,10 +170,12 @@ def show(account: str, order_id: OrderId, timeout: Timeout = 10.0) -> None:
     except (_Unanswered, OrderRequestError) as exc:
         unavailable = str(exc)
     if summary is None and failure is not None:
-        fail(f"order {order_id} of account {account!r} is not imported: {failure}")
+        fail(
+            f"order {order_id} of account {quoted(account)} is not imported: {failure}"
+        )
     if summary is None and state is None:
         fail(
-            f"order {order_id} of account {account!r} is not imported and has no "
+            f"order {order_id} of account {quoted(account)} is not imported and has no "
             "workflow" + (f" ({unavailable})" if unavailable else "")
         )
 
