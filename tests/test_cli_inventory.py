@@ -1,6 +1,7 @@
 """The accounts, settings, catalog and inventory commands, end to end on Postgres."""
 
 import asyncio
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -324,6 +325,38 @@ def test_an_unreachable_host_is_said_plainly_and_nothing_stored(
     assert result.exit_code == 1
     assert "could not try the token" in result.stderr and "--no-check" in result.stderr
     assert session.scalars(select(Account)).all() == []
+
+
+@pytest.mark.parametrize("columns", [None, "80"], ids=["piped", "80-columns"])
+def test_inventory_list_cuts_no_value_piped_or_in_a_narrow_terminal(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, columns: str | None
+) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    assert runner.invoke(app, ["inventory", "import", str(SAMPLE)]).exit_code == 0
+    if columns is None:
+        monkeypatch.delenv("COLUMNS")
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+
+    listed = runner.invoke(app, ["inventory", "list", "--limit", "3"])
+
+    assert listed.exit_code == 0, _everything(listed)
+    assert "…" not in listed.output, listed.output
+    header = listed.output.splitlines()[1]
+    for name in ("id", "imei", "serial", "sku", "status", "cost", "held for order"):
+        assert f" {name} " in header, listed.output
+    rows = [
+        line
+        for line in listed.output.splitlines()
+        if re.match(r"│ \d+ +│ \d{15} │", line)
+    ]
+    assert len(rows) == 3, listed.output
+    for row in rows:
+        assert re.search(r"│ (Available|Testing|Returned) +│", row), listed.output
+        if columns is None:
+            assert "│ Main " in row, listed.output
+    if columns is None:
+        assert " warehouse " in header, listed.output
 
 
 def test_devices_are_found_by_sku_and_moved_between_statuses(

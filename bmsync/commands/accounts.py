@@ -5,13 +5,12 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from activities.deps import build_client
 from backmarket.errors import BackMarketError, ForbiddenError, UnauthorizedError
 from bmsync.commands._db import command_session, fail
+from bmsync.commands._tables import make_console, make_table
 from database.accounts import (
     AccountError,
     TokenUnavailable,
@@ -38,7 +37,7 @@ Check = Annotated[
 ]
 
 app = typer.Typer(help="Back Market accounts.", no_args_is_help=True)
-out = Console()
+out = make_console()
 
 
 @app.command("add")
@@ -177,7 +176,7 @@ def list_() -> None:
     """Every account."""
     with command_session() as session:
         accounts = list_accounts(session)
-        table = Table("name", "platform", "locale", "preprod", "host", "token")
+        table = make_table("name", "platform", "locale", "preprod", "host", "token")
         for account in accounts:
             table.add_row(*_row(account))
     out.print(table)
@@ -190,7 +189,7 @@ def show(name: str) -> None:
         account = get_account(session, name)
         if account is None:
             fail(f"no account named {quoted(name)}")
-        table = Table("field", "value", show_header=False)
+        table = make_table("field", "value", show_header=False)
         for field, value in zip(
             ("name", "platform", "locale", "preprod", "host", "token"),
             _row(account),

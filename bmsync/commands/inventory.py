@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from bmsync.commands._db import command_session, err, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table, whole
 from bmsync.commands._wake import wake_quantity_sync
 from database import inventory as repo
 from database.accounts import AccountError, require_account
@@ -34,7 +32,7 @@ from domain.inventory import StockImportError, parse_cost
 from domain.text import quoted
 
 app = typer.Typer(help="Devices in stock.", no_args_is_help=True)
-out = Console()
+out = make_console()
 
 
 @app.command("import")
@@ -65,7 +63,7 @@ def import_(
     except AccountError as exc:
         fail(str(exc))
     except StockImportError as exc:
-        table = Table("line", "field", "problem", title="nothing was imported")
+        table = make_table("line", "field", "problem", title="nothing was imported")
         for problem in exc.problems:
             table.add_row(str(problem.line), problem.field, escape(problem.message))
         err.print(table)
@@ -206,16 +204,16 @@ def list_(
         if free:
             query = query.where(held.c.inventory_item_id.is_(None))
         rows = session.execute(query).all()
-    table = Table(
+    table = make_table(
         key("id"),
         key("imei"),
         key("serial"),
         key("sku"),
         "device",
         "grade",
-        "status",
+        whole("status"),
         "warehouse",
-        "cost",
+        whole("cost"),
         key("held for order"),
     )
     for row in rows:

@@ -3,20 +3,18 @@
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from bmsync.commands._db import MAX_ID, command_session, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table, whole
 from database.accounts import AccountError, require_account
 from database.listings import lookup_listing
 from database.models import Account, SalesOrder, SyncLogEntry, SyncResult
 from domain.text import quoted
 
-out = Console()
+out = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -57,8 +55,15 @@ def log(
             query.order_by(SyncLogEntry.at.desc(), SyncLogEntry.id.desc()).limit(limit)
         ).all()
 
-    table = Table(
-        "at", "account", "kind", "dir", "result", key("ref"), "error", "detail"
+    table = make_table(
+        whole("at"),
+        "account",
+        "kind",
+        "dir",
+        whole("result"),
+        key("ref"),
+        "error",
+        "detail",
     )
     for entry, account_name in rows:
         colour = {"ok": "green", "failed": "red"}.get(entry.result, "yellow")

@@ -10,9 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import func, select
 from temporalio.service import RPCError
 
@@ -24,7 +22,7 @@ from bmsync.commands._db import (
     fail,
     validated,
 )
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table, whole
 from database.accounts import AccountError, require_account
 from database.models import (
     Commit,
@@ -57,7 +55,7 @@ app = typer.Typer(
     help="Back Market orders: list, show, validate, commit devices, ship.",
     no_args_is_help=True,
 )
-out = Console()
+out = make_console()
 
 Timeout = Annotated[
     float, typer.Option(help="seconds to wait for the order's workflow to answer")
@@ -130,14 +128,14 @@ def list_(
             query = query.where(SalesOrder.backmarket_state == state)
         rows = session.execute(query).all()
 
-    table = Table(
+    table = make_table(
         key("order"),
-        "status",
+        whole("status"),
         "BM state",
         "units",
         "committed",
         key("tracking"),
-        "imported",
+        whole("imported"),
     )
     for order_id, status_name, bm_state, total, done, tracked, created in rows:
         table.add_row(
@@ -362,7 +360,7 @@ def _print_summary(summary: OrderSummary) -> None:
         f"status {escape(summary.status)} ({open_note}), Back Market state "
         f"{summary.backmarket_state}, imported {summary.created_at:%Y-%m-%d %H:%M}"
     )
-    lines = Table(
+    lines = make_table(
         key("orderline"), key("sku"), "qty", "BM state", key("committed IMEIs")
     )
     for line in summary.lines:
