@@ -448,3 +448,31 @@ def test_inventory_list_names_an_unknown_status_or_warehouse(
 
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {message}"
+
+
+def test_orders_list_cuts_no_status_or_date_in_a_narrow_terminal(
+    runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = runner.invoke(
+        app,
+        ["accounts", "add", "acme", "--platform", "eu", "--no-check"],
+        input=TOKEN + "\n",
+    )
+    assert added.exit_code == 0, _everything(added)
+    account_id = session.scalars(select(Account.id)).one()
+    for order_id, state in ((7001, 9), (7002, 3), (7003, 1)):
+        line = OrderLineData(orderline_id=order_id + 1000, sku="X", quantity=1, state=3)
+        repo.upsert_backmarket_order(
+            session, account_id, OrderData(order_id=order_id, state=state, lines=[line])
+        )
+    session.commit()
+    monkeypatch.setenv("COLUMNS", "80")
+
+    listed = runner.invoke(app, ["orders", "list", "acme"])
+
+    assert listed.exit_code == 0, _everything(listed)
+    assert "…" not in listed.output, listed.output
+    for order_id in (7001, 7002, 7003):
+        row = next(line for line in listed.output.splitlines() if str(order_id) in line)
+        assert re.search(r"│ [A-Z][a-z]+ +│", row), listed.output
+        assert re.search(r"│ \d{4}-\d\d-\d\d \d\d:\d\d │", row), listed.output
