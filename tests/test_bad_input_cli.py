@@ -631,3 +631,15 @@ def test_an_import_problem_quotes_a_long_value_cut_short(
 
     assert_refused(result, 1, "unknown SKU", "(100000 characters)")
     assert len(result.stderr) < 2000, result.stderr[:300]
+
+
+@pytest.mark.parametrize("command", ["orders", "inventory"])
+def test_list_refuses_an_unknown_status_naming_the_known_ones(
+    stocked: CliRunner, command: str
+) -> None:
+    account = ["acme"] if command == "orders" else []
+    result = stocked.invoke(app, [command, "list", *account, "--status", "Bogus"])
+
+    known = "Shipped" if command == "orders" else "Available"
+    assert_refused(result, 2, "--status", "'Bogus'", known)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -194,7 +194,14 @@ def list_(
         if status is not None:
             status_row = repo.inventory_status_by_name(session, status)
             if status_row is None:
-                fail(f"--status: unknown status {quoted(status)}", 2)
+                known = session.scalars(
+                    select(InventoryStatus.name).order_by(InventoryStatus.id)
+                ).all()
+                fail(
+                    f"--status: unknown status {quoted(status)}; the statuses are "
+                    + ", ".join(known),
+                    2,
+                )
             query = query.where(InventoryItem.status_id == status_row.id)
         if warehouse is not None:
             warehouse_row = repo.warehouse_by_name(session, warehouse)

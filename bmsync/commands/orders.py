@@ -23,6 +23,7 @@ from bmsync.commands._db import (
     validated,
 )
 from bmsync.commands._tables import key, make_console, make_table, whole
+from database import inventory as repo
 from database.accounts import AccountError, require_account
 from database.models import (
     Commit,
@@ -123,7 +124,17 @@ def list_(
             .limit(limit)
         )
         if status is not None:
-            query = query.where(func.lower(SalesOrderStatus.name) == status.lower())
+            status_row = repo.sales_order_status_by_name(session, status)
+            if status_row is None:
+                known = session.scalars(
+                    select(SalesOrderStatus.name).order_by(SalesOrderStatus.id)
+                ).all()
+                fail(
+                    f"--status: unknown status {quoted(status)}; the statuses are "
+                    + ", ".join(known),
+                    2,
+                )
+            query = query.where(SalesOrder.status_id == status_row.id)
         if state is not None:
             query = query.where(SalesOrder.backmarket_state == state)
         rows = session.execute(query).all()
