@@ -28,7 +28,7 @@ def runner(
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("BMSYNC_TOKEN", "a-token")
+    monkeypatch.setenv("BMSYNC_TOKEN", "a-token-0123456789")
     monkeypatch.delenv("BMSYNC_SECRET_KEY", raising=False)
     get_settings.cache_clear()
     yield CliRunner()
@@ -117,7 +117,9 @@ def test_accounts_add_refuses_a_token_another_account_uses_on_the_same_host(
         args = ["accounts", "add", name, "--platform", "eu", "--no-check"]
         return stocked.invoke(app, [*args, *options])
 
-    monkeypatch.setenv("SHARED_TOKEN", "a-token")  # acme's, as BMSYNC_TOKEN was
+    monkeypatch.setenv(
+        "SHARED_TOKEN", "a-token-0123456789"
+    )  # acme's, as BMSYNC_TOKEN was
     before = snapshot(engine)
     again = add("acme-2")
     by_reference = add("acme-3", "--token-env", "SHARED_TOKEN")
@@ -126,9 +128,9 @@ def test_accounts_add_refuses_a_token_another_account_uses_on_the_same_host(
     assert_refused(by_reference, 1, "'acme'", "token")
     assert snapshot(engine) == before
 
-    monkeypatch.setenv("REFERENCED_TOKEN", "another-token")
+    monkeypatch.setenv("REFERENCED_TOKEN", "another-token-0123456789")
     referenced = add("ref", "--token-env", "REFERENCED_TOKEN")
-    monkeypatch.setenv("BMSYNC_TOKEN", "another-token")
+    monkeypatch.setenv("BMSYNC_TOKEN", "another-token-0123456789")
     same_as_referenced = add("copy")
     on_another_host = add("copy", "--preprod")
 
@@ -643,3 +645,59 @@ def test_list_refuses_an_unknown_status_naming_the_known_ones(
     known = "Shipped" if command == "orders" else "Available"
     assert_refused(result, 2, "--status", "'Bogus'", known)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "named"),
+    [
+        ("abc", ["3 characters", "16"]),
+        ("abcdefgh ijklmnopqrst", ["space"]),
+        ("abcdefgh\x01ijklmnopqrst", ["not printable"]),
+    ],
+    ids=["short", "space", "control-character"],
+)
+@pytest.mark.parametrize("command", ["add", "set-token"])
+def test_a_token_that_cannot_be_back_markets_is_refused_unchecked(
+    stocked: CliRunner,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    named: list[str],
+    command: str,
+) -> None:
+    monkeypatch.setenv("BMSYNC_TOKEN", token)
+    args = ["new", "--platform", "eu"] if command == "add" else ["acme"]
+    before = snapshot(engine)
+
+    result = stocked.invoke(app, ["accounts", command, *args, "--no-check"])
+
+    assert_refused(result, 1, "token", *named)
+    assert token not in result.stderr
+    assert snapshot(engine) == before
+
+
+def test_set_token_names_an_unknown_account_before_asking_for_a_token(
+    stocked: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BMSYNC_TOKEN")
+
+    result = stocked.invoke(app, ["accounts", "set-token", "nope"], input="")
+
+    assert_refused(result, 1, "no account named 'nope'")
+    assert "token" not in result.output.lower()
+
+
+@pytest.mark.parametrize("command", ["add", "set-token"])
+def test_without_a_terminal_or_a_token_one_line_says_how_to_give_one(
+    stocked: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.delenv("BMSYNC_TOKEN")
+    args = ["new", "--platform", "eu"] if command == "add" else ["acme"]
+    before = snapshot(engine)
+
+    result = stocked.invoke(app, ["accounts", command, *args], input="")
+
+    assert_refused(result, 1, "BMSYNC_TOKEN", "--token-env")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Aborted" not in result.output + result.stderr
+    assert snapshot(engine) == before

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -20,6 +21,7 @@ from database.accounts import (
     get_account,
     list_accounts,
     replace_token,
+    token_problem,
 )
 from database.models import Account
 from domain.text import quoted
@@ -98,6 +100,9 @@ def set_token(
 
     Running workers use it from their next call to Back Market, without a restart.
     """
+    with command_session() as session:
+        if get_account(session, name) is None:
+            fail(f"no account named {quoted(name)}")
     try:
         token_ref = _token_ref(token_env)
         with command_session() as session:
@@ -119,14 +124,32 @@ def set_token(
 def _token_ref(token_env: str | None) -> str:
     """What is stored of a token: its variable's name, or the token encrypted.
 
-    The token itself comes from BMSYNC_TOKEN, else from a prompt that does not echo.
+    The token itself comes from BMSYNC_TOKEN, else from a prompt that does not echo,
+    else, without a terminal, from a line on standard input.
     """
     if token_env is not None:
-        return env_token_ref(token_env)
-    token = os.environ.get(TOKEN_ENV) or typer.prompt(
-        "Back Market API token", hide_input=True
-    )
+        reference = env_token_ref(token_env)
+        # Unset here is allowed (the worker's machine may set it); set, it is checked.
+        value = os.environ.get(token_env, "")
+        problem = token_problem(value) if value.strip() else None
+        if problem is not None:
+            raise AccountError(f"{token_env}: {problem}")
+        return reference
+    token = os.environ.get(TOKEN_ENV) or _read_token()
     return encrypt_token(token, get_settings().state_dir)
+
+
+def _read_token() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("Back Market API token", hide_input=True))
+    # getpass would warn that it echoes, then abort on the empty input.
+    line = sys.stdin.readline().strip()
+    if not line:
+        fail(
+            f"no token: set {TOKEN_ENV}, pass --token-env NAME, or run in a "
+            "terminal to be asked for it"
+        )
+    return line
 
 
 def _note_unset(token_env: str | None) -> None:
