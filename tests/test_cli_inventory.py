@@ -488,3 +488,19 @@ def test_orders_list_cuts_no_status_or_date_in_a_narrow_terminal(
         row = next(line for line in listed.output.splitlines() if str(order_id) in line)
         assert re.search(r"│ [A-Z][a-z]+ +│", row), listed.output
         assert re.search(r"│ \d{4}-\d\d-\d\d \d\d:\d\d │", row), listed.output
+
+
+def test_a_move_that_changes_nothing_says_so(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    assert runner.invoke(app, ["inventory", "import", str(SAMPLE)]).exit_code == 0
+    imei = "354672118744224"
+    move = ["inventory", "move", imei, "--status", "Available", "--warehouse", "Main"]
+
+    first = runner.invoke(app, move)
+    again = runner.invoke(app, move)
+
+    assert first.exit_code == 0 and again.exit_code == 0, _everything(again)
+    device = first.output.split()[1]
+    assert again.output.strip() == (
+        f"device {device} is already Available in Main; nothing changed"
+    )

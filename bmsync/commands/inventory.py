@@ -259,6 +259,7 @@ def move(
             fail(
                 f"no device in stock has IMEI or serial {quoted(identifier.strip())}", 2
             )
+        before = (device.status_id, device.warehouse_id)
         if status is not None:
             status_row = repo.inventory_status_by_name(session, status)
             if status_row is None:
@@ -269,8 +270,21 @@ def move(
             if warehouse_row is None:
                 fail(f"--warehouse: unknown warehouse {quoted(warehouse)}", 2)
             device.warehouse_id = warehouse_row.id
-        device.updated_at = datetime.now(UTC)
         item_id = device.id
+        unchanged = (device.status_id, device.warehouse_id) == before
+        if unchanged:
+            state = session.get(InventoryStatus, device.status_id)
+            where = session.get(Warehouse, device.warehouse_id or 0)
+            already = (
+                f"device {item_id} is already {escape(state.name if state else '?')}"
+                f" in {escape(where.name) if where else 'no warehouse'}; "
+                "nothing changed"
+            )
+        else:
+            device.updated_at = datetime.now(UTC)
+    if unchanged:
+        out.print(already)
+        return
     out.print(f"device {item_id} moved")
     wake_quantity_sync("stock moved")
 
