@@ -18,6 +18,7 @@ Line numbers count the header as line 1, as a spreadsheet shows them.
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +49,8 @@ MAX_COST = Decimal("9999999999.99")
 CENT = Decimal("0.01")
 # No device in stock was received before this; an earlier date is a typo.
 EARLIEST_RECEIVED = date(2000, 1, 1)
+# A quoted cell from its opening quote to its closing one, if it has one.
+_QUOTED_CELL = re.compile(r'(?:^|(?<=[,\r\n]))"(?:[^"]+|"")*("?)')
 # The furthest any time zone is ahead of UTC.
 LATEST_UTC_OFFSET = timedelta(hours=14)
 
@@ -151,6 +154,12 @@ def checked_received_date(value: date) -> date:
 
 def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
     """The rows of a stock CSV and every problem found in them without a database."""
+    # The csv module reads an unclosed quote to the end of the file as one cell,
+    # which would otherwise be reported as a line with too few cells.
+    opened = unclosed_quote_line(text)
+    if opened is not None:
+        message = "a quote opened on this line is never closed"
+        return [], [RowProblem(opened, "row", message)]
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     problems = _header_problems(header)
@@ -213,6 +222,18 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
             )
     crossed = {problem.line for problem in problems}
     return [row for row in rows if row.line not in crossed], problems
+
+
+def unclosed_quote_line(text: str) -> int | None:
+    """The line on which a quoted cell opens and is never closed, or None.
+
+    As the csv module reads it: a quote opens a cell only at the cell's start, and
+    two quotes inside a quoted cell stand for one.
+    """
+    for cell in _QUOTED_CELL.finditer(text):
+        if not cell.group(1):
+            return text.count("\n", 0, cell.start()) + 1
+    return None
 
 
 def _cell_count(cells: int, header: list[str]) -> str:

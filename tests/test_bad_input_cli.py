@@ -4,6 +4,7 @@ Every case checks the exit code, that the message names what was wrong, that no
 traceback shows, and that every table holds exactly what it held before.
 """
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -700,4 +701,24 @@ def test_without_a_terminal_or_a_token_one_line_says_how_to_give_one(
     assert_refused(result, 1, "BMSYNC_TOKEN", "--token-env")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Aborted" not in result.output + result.stderr
+    assert snapshot(engine) == before
+
+
+def test_an_unclosed_quote_is_reported_on_the_line_it_opens(
+    stocked: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_text(
+        "imei,sku,status,warehouse\n"
+        f"356938035643809,{SKU},Available,Main\n"
+        f'353008110904378,"{SKU},Available,Main\n'
+        f"354672118744224,{SKU},Available,Main\n"
+    )
+    before = snapshot(engine)
+
+    result = stocked.invoke(app, ["inventory", "import", str(path)])
+
+    assert_refused(result, 1, "quote", "never closed")
+    assert re.search(r"│ 3 +│ row +│ a quote opened on this line", result.stderr)
+    assert "cells" not in result.stderr
     assert snapshot(engine) == before
