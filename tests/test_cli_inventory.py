@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -19,6 +19,7 @@ from database import inventory as repo
 from database.accounts import resolve_token
 from database.inventory import OrderData, OrderLineData
 from database.models import Account, InventoryItem, InventoryStatus, OrderItem
+from domain.imei import luhn_check_digit
 from runtime.settings import get_settings
 from sandbox.config import MerchantConfig, SandboxConfig
 from sandbox.server import SandboxServer
@@ -504,3 +505,24 @@ def test_a_move_that_changes_nothing_says_so(runner: CliRunner) -> None:
     assert again.output.strip() == (
         f"device {device} is already Available in Main; nothing changed"
     )
+
+
+def test_a_large_import_says_how_far_it_is_on_stderr(
+    runner: CliRunner, session: Session, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    path = tmp_path / "large.csv"
+    rows = [
+        f"{first}{luhn_check_digit(first)},IP12-128-BLK-EXC,Available,Main"
+        for first in (f"35{index:012d}" for index in range(15_000))
+    ]
+    path.write_text("imei,sku,status,warehouse\n" + "\n".join(rows) + "\n")
+
+    result = runner.invoke(app, ["inventory", "import", str(path)])
+
+    assert result.exit_code == 0, _everything(result)
+    assert "15000 device(s) added" not in result.stderr
+    assert "15000 device(s) added, 0 already in stock" in result.output
+    assert "10,000 of 15,000 devices stored" in result.stderr
+    assert "15,000 of 15,000 devices stored" in result.stderr
+    assert session.scalar(select(func.count()).select_from(InventoryItem)) == 15_000

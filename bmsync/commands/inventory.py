@@ -54,12 +54,18 @@ def import_(
             f"{file} is not UTF-8 text (at byte offset {exc.start}); save it as UTF-8 "
             "CSV"
         )
+    lines = text.count("\n")
+    large = lines > repo.IMPORT_BATCH
+    if large:
+        err.print(f"checking {lines:,} lines of {file}", highlight=False, markup=False)
     try:
         with command_session() as session:
             account_id = (
                 None if account is None else require_account(session, account).id
             )
-            result = repo.import_stock_csv(session, text, account_id)
+            result = repo.import_stock_csv(
+                session, text, account_id, _progress if large else None
+            )
     except AccountError as exc:
         fail(str(exc))
     except StockImportError as exc:
@@ -298,6 +304,11 @@ def _held_for(
     # An order from another channel has no Back Market id: our own id, marked.
     order = str(order_id) if order_id is not None else f"#{sales_order_id}"
     return escape(f"{order} {order_status}")
+
+
+def _progress(done: int, total: int) -> None:
+    # On stderr, so output piped elsewhere stays the summary line alone.
+    err.print(f"{done:,} of {total:,} devices stored", highlight=False)
 
 
 def _serial(text: str) -> str:
