@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from api.summary import OrderSummary
-from domain.imei import parse_imei
+from domain.imei import parse_imei, parse_serial
 from domain.inventory import (
     DEFAULT_STATUS,
     DEFAULT_WAREHOUSE,
@@ -83,7 +83,14 @@ class StockRequest(TextInput):
         except ValueError as exc:
             raise ValueError(str(exc)) from None
 
-    @field_validator("serial", "sku", "manufacturer", "model")
+    @field_validator("serial")
+    @classmethod
+    def _valid_serial(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return parse_serial(value)
+
+    @field_validator("sku", "manufacturer", "model")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else value.strip()

@@ -15,6 +15,7 @@ from database.models import (
     AccountSettings,
 )
 from domain.inventory import VARIATION_ATTRIBUTES, VariationSpec
+from domain.text import quoted
 
 ADD_VARIATION_FIRST = (
     "give a sku, or add the variation first (bmsync catalog variations add)"
@@ -53,10 +54,14 @@ def add_stock(session: Session, request: StockRequest) -> StockAdded:
 
     status = repo.inventory_status_by_name(session, request.status)
     if status is None:
-        raise FieldProblem("status", f"unknown inventory status {request.status!r}")
+        raise FieldProblem(
+            "status", f"unknown inventory status {quoted(request.status)}"
+        )
     warehouse = repo.warehouse_by_name(session, request.warehouse)
     if warehouse is None:
-        raise FieldProblem("warehouse", f"unknown warehouse {request.warehouse!r}")
+        raise FieldProblem(
+            "warehouse", f"unknown warehouse {quoted(request.warehouse)}"
+        )
     variation_id = _variation_id(session, request)
 
     try:
@@ -104,7 +109,7 @@ def _variation_id(session: Session, request: StockRequest) -> int:
     if request.account is not None:
         account = get_account(session, request.account)
         if account is None:
-            raise FieldProblem("account", f"no account named {request.account!r}")
+            raise FieldProblem("account", f"no account named {quoted(request.account)}")
         account_id = account.id
     spec = None
     if request.manufacturer is not None and request.model is not None:
@@ -120,7 +125,7 @@ def _variation_id(session: Session, request: StockRequest) -> int:
     if request.sku is not None:
         sku = repo.find_sku(session, request.sku, account_id)
         if sku is None:
-            raise FieldProblem("sku", f"unknown SKU {request.sku!r}")
+            raise FieldProblem("sku", f"unknown SKU {quoted(request.sku)}")
         if spec is not None:
             known = repo.variation_spec(session, sku.variation_id)
             if known.key() != spec.key():

@@ -224,10 +224,30 @@ def env_token_ref(variable: str) -> str:
     return f"env:{variable}"
 
 
+# Back Market's tokens are long random strings; anything this short is a slip.
+MIN_TOKEN_LENGTH = 16
+
+
+def token_problem(token: str) -> str | None:
+    """Why `token` cannot be a Back Market token, never quoting it; None if it can."""
+    cleaned = token.strip()
+    if not cleaned:
+        return "the token is empty"
+    if len(cleaned) < MIN_TOKEN_LENGTH:
+        return (
+            f"the token is {len(cleaned)} characters; a Back Market token has "
+            f"{MIN_TOKEN_LENGTH} or more"
+        )
+    if any(char.isspace() or not char.isprintable() for char in cleaned):
+        return "the token holds a space or a character that is not printable"
+    return None
+
+
 def encrypt_token(token: str, state_dir: Path | None = None) -> str:
     """A token reference holding the token encrypted with the secret key."""
-    if not token.strip():
-        raise AccountError("the token is empty")
+    problem = token_problem(token)
+    if problem is not None:
+        raise AccountError(problem)
     ciphertext = Fernet(secret_key(state_dir)).encrypt(token.strip().encode())
     return f"enc:{ciphertext.decode()}"
 

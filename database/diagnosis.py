@@ -50,6 +50,7 @@ from domain.orders import (
     LINE_SHIPPED,
     LINE_STATES_CLOSED,
 )
+from domain.text import quoted
 
 FOREIGN_WRITE_KIND = "foreign_write"
 ORDER_VALIDATE_KIND = "order_validate"
@@ -148,7 +149,9 @@ def _imported(
             )
         else:
             fix = "wait for the next listing import, or check that the worker runs"
-        return Check(name, False, f"no listing {ref!r} in account {account.name}", fix)
+        return Check(
+            name, False, f"no listing {quoted(ref)} in account {account.name}", fix
+        )
     label = f"listing {listing.id} (SKU {listing.sku}, {listing.backmarket_uuid})"
     if listing.gone_from_backmarket:
         return Check(

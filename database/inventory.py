@@ -4,14 +4,25 @@ They flush but never commit: the caller owns the transaction, so an activity can
 several of these and commit once.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, delete, func, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from database.models import (
     AccountSettings,
@@ -45,6 +56,7 @@ from domain.inventory import (
     parse_stock_csv,
     sample_catalog,
 )
+from domain.text import quoted
 
 BACKMARKET_CHANNEL = "Backmarket"
 BACKMARKET_CUSTOMER = "Back Market"
@@ -266,7 +278,11 @@ class IdentifierTaken(ValueError):
 def identifier_taken(
     session: Session, imei: str | None, serial: str | None
 ) -> tuple[str, str] | None:
-    """The field and why, when another device already has this IMEI or serial."""
+    """The field and why, when another device already has this IMEI or serial.
+
+    A serial equal to another device's IMEI counts too, either way round: a device
+    is found by IMEI first, so the one known by that serial could never be named.
+    """
     for name, label, column, value in (
         ("imei", "IMEI", InventoryItem.imei, imei),
         ("serial", "serial", InventoryItem.serial, serial),
@@ -279,7 +295,20 @@ def identifier_taken(
                 f"a device with {label} {value} is already in stock (item {found})"
             )
             return name, message
+    for name, label, column, value in (
+        ("imei", "serial", InventoryItem.serial, imei),
+        ("serial", "IMEI", InventoryItem.imei, serial),
+    ):
+        if value is None:
+            continue
+        found = session.scalar(select(InventoryItem.id).where(column == value))
+        if found is not None:
+            return name, _holds_as(value, label, found)
     return None
+
+
+def _holds_as(value: str, label: str, item_id: int) -> str:
+    return f"{value} is the {label} of a device already in stock (item {item_id})"
 
 
 def find_item_by_identifier(session: Session, identifier: str) -> InventoryItem | None:
@@ -303,14 +332,23 @@ class StockImportResult:
     variations_created: int
 
 
+# Told how many devices of how many are stored, as the import goes.
+Progress = Callable[[int, int], None]
+# Devices inserted per statement, and between two reports of progress.
+IMPORT_BATCH = 10_000
+
+
 def import_stock_csv(
-    session: Session, text: str, account_id: int | None = None
+    session: Session,
+    text: str,
+    account_id: int | None = None,
+    progress: Progress | None = None,
 ) -> StockImportResult:
     """Import a stock CSV (layout in `domain.inventory`): every line, or none."""
     rows, problems = parse_stock_csv(text)
     # The lines that parsed are still checked against the database, so one run
     # reports every problem of the file.
-    return _import_stock(session, rows, account_id, problems)
+    return _import_stock(session, rows, account_id, problems, progress)
 
 
 def import_stock(
@@ -332,22 +370,26 @@ def _import_stock(
     rows: Sequence[StockRow],
     account_id: int | None,
     problems: list[RowProblem],
+    progress: Progress | None = None,
 ) -> StockImportResult:
     problems = list(problems)
     warehouses = {w.name.lower(): w for w in session.scalars(select(Warehouse))}
     statuses = {s.name.lower(): s for s in session.scalars(select(InventoryStatus))}
+    # Looked up once for the whole file, not once a line.
+    skus = _skus_by_code(session, {row.sku for row in rows if row.sku}, account_id)
+    found_variations: dict[tuple[str, ...], int | None] = {}
 
     resolved: list[tuple[StockRow, int | None, VariationSpec]] = []
     for row in rows:
         if row.warehouse.lower() not in warehouses:
             problems.append(
                 RowProblem(
-                    row.line, "warehouse", f"unknown warehouse {row.warehouse!r}"
+                    row.line, "warehouse", f"unknown warehouse {quoted(row.warehouse)}"
                 )
             )
         if row.status.lower() not in statuses:
             problems.append(
-                RowProblem(row.line, "status", f"unknown status {row.status!r}")
+                RowProblem(row.line, "status", f"unknown status {quoted(row.status)}")
             )
         variation_id: int | None = None
         spec = row.variation
@@ -356,12 +398,13 @@ def _import_stock(
             problems.extend(too_long)
             continue
         if row.sku is not None:
-            sku = find_sku(session, row.sku, account_id)
+            sku = skus.get(row.sku.strip().lower())
             if sku is None:
-                problems.append(RowProblem(row.line, "sku", f"unknown SKU {row.sku!r}"))
+                problems.append(
+                    RowProblem(row.line, "sku", f"unknown SKU {quoted(row.sku)}")
+                )
                 continue
-            variation_id = sku.variation_id
-            known = variation_spec(session, variation_id)
+            variation_id, known = sku
             if spec is not None and spec.key() != known.key():
                 problems.append(
                     RowProblem(
@@ -373,13 +416,18 @@ def _import_stock(
                 continue
             spec = known
         elif spec is not None:
-            found = find_variation(session, spec)
-            variation_id = None if found is None else found.id
+            if spec.key() not in found_variations:
+                found = find_variation(session, spec)
+                found_variations[spec.key()] = None if found is None else found.id
+            variation_id = found_variations[spec.key()]
         assert spec is not None, "parse_stock_csv requires a sku or a variation"
         resolved.append((row, variation_id, spec))
 
     existing = _existing_items(session, [row for row, _, _ in resolved])
     serial_owners = _serial_owners(session, [row for row, _, _ in resolved])
+    imei_owners, imeis_as_serials = _crossed_owners(
+        session, [row for row, _, _ in resolved]
+    )
     to_create: list[tuple[StockRow, int | None, VariationSpec]] = []
     unchanged = 0
     for row, variation_id, spec in resolved:
@@ -393,6 +441,23 @@ def _import_stock(
                     f"{row.serial} is the serial of another device (item {owner})",
                 )
             )
+            continue
+        crossed = [
+            ("serial", row.serial, "IMEI", imei_owners.get(row.serial or "")),
+            ("imei", row.imei, "serial", imeis_as_serials.get(row.imei or "")),
+        ]
+        clash = next(
+            (
+                RowProblem(row.line, field, _holds_as(value, label, holder))
+                for field, value, label, holder in crossed
+                if value is not None
+                and holder is not None
+                and (current is None or holder != current.id)
+            ),
+            None,
+        )
+        if clash is not None:
+            problems.append(clash)
             continue
         if current is None:
             to_create.append((row, variation_id, spec))
@@ -414,24 +479,75 @@ def _import_stock(
         raise StockImportError(sorted(problems, key=lambda p: p.line))
 
     variations_created = 0
+    created_variations: dict[tuple[str, ...], int] = {}
+    values = []
     for row, variation_id, spec in to_create:
         if variation_id is None:
-            before = find_variation(session, spec)
+            variation_id = created_variations.get(spec.key())
+        if variation_id is None:
             variation_id = get_or_create_variation(session, spec).id
-            variations_created += before is None
-        session.add(
-            InventoryItem(
-                imei=row.imei,
-                serial=row.serial,
-                variation_id=variation_id,
-                status_id=statuses[row.status.lower()].id,
-                warehouse_id=warehouses[row.warehouse.lower()].id,
-                cost=row.cost,
-                received_on=row.received_date,
-            )
+            created_variations[spec.key()] = variation_id
+            variations_created += 1
+        values.append(
+            {
+                "imei": row.imei,
+                "serial": row.serial,
+                "variation_id": variation_id,
+                "status_id": statuses[row.status.lower()].id,
+                "warehouse_id": warehouses[row.warehouse.lower()].id,
+                "cost": row.cost,
+                "received_on": row.received_date,
+            }
         )
+    for start in range(0, len(values), IMPORT_BATCH):
+        batch = values[start : start + IMPORT_BATCH]
+        session.execute(insert(InventoryItem), batch)
+        if progress is not None:
+            progress(start + len(batch), len(values))
     session.flush()
     return StockImportResult(len(to_create), unchanged, variations_created)
+
+
+def _one_of(
+    column: ColumnElement[str] | QueryableAttribute[str | None], values: Iterable[str]
+) -> ColumnElement[bool]:
+    """`column` is one of `values`, sent as one array: a file's worth of IN
+    parameters would pass the 65,535 a statement may carry."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+
+
+def _skus_by_code(
+    session: Session, codes: set[str], account_id: int | None
+) -> dict[str, tuple[int, VariationSpec]]:
+    """Each code's variation and its spec, as `find_sku` resolves the code."""
+    if not codes:
+        return {}
+    scope: ColumnElement[bool] = Sku.account_id.is_(None)
+    if account_id is not None:
+        scope = scope | (Sku.account_id == account_id)
+    found = session.execute(
+        select(
+            func.lower(Sku.code),
+            Sku.variation_id,
+            Product.manufacturer,
+            Product.model,
+            ProductVariation.grade,
+            ProductVariation.condition,
+            ProductVariation.storage,
+            ProductVariation.colour,
+            ProductVariation.network,
+        )
+        .join(ProductVariation, ProductVariation.id == Sku.variation_id)
+        .join(Product, Product.id == ProductVariation.product_id)
+        .where(_one_of(func.lower(Sku.code), {code.strip().lower() for code in codes}))
+        .where(scope)
+        # The account's own code wins over a global one, as in find_sku.
+        .order_by(Sku.account_id.is_(None).desc())
+    )
+    return {
+        code: (variation_id, VariationSpec(*spec))
+        for code, variation_id, *spec in found
+    }
 
 
 def _too_long(line: int, spec: VariationSpec | None) -> list[RowProblem]:
@@ -465,14 +581,14 @@ def _existing_items(
     found: dict[tuple[str, str], InventoryItem] = {}
     if imeis:
         for item in session.scalars(
-            select(InventoryItem).where(InventoryItem.imei.in_(imeis))
+            select(InventoryItem).where(_one_of(InventoryItem.imei, imeis))
         ):
             assert item.imei is not None
             found[("imei", item.imei)] = item
     if serials:
         for item in session.scalars(
             select(InventoryItem).where(
-                InventoryItem.imei.is_(None), InventoryItem.serial.in_(serials)
+                InventoryItem.imei.is_(None), _one_of(InventoryItem.serial, serials)
             )
         ):
             assert item.serial is not None
@@ -487,10 +603,39 @@ def _serial_owners(session: Session, rows: Iterable[StockRow]) -> dict[str, int]
         return {}
     found = session.execute(
         select(InventoryItem.serial, InventoryItem.id).where(
-            InventoryItem.serial.in_(serials)
+            _one_of(InventoryItem.serial, serials)
         )
     )
     return {serial: item_id for serial, item_id in found if serial is not None}
+
+
+def _crossed_owners(
+    session: Session, rows: Iterable[StockRow]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The devices in stock whose IMEI is one of the rows' serials, and those whose
+    serial is one of the rows' IMEIs."""
+    rows = list(rows)
+    serials = [row.serial for row in rows if row.serial]
+    imeis = [row.imei for row in rows if row.imei]
+    by_imei: dict[str, int] = {}
+    by_serial: dict[str, int] = {}
+    if serials:
+        for imei, item_id in session.execute(
+            select(InventoryItem.imei, InventoryItem.id).where(
+                _one_of(InventoryItem.imei, serials)
+            )
+        ):
+            if imei is not None:
+                by_imei[imei] = item_id
+    if imeis:
+        for serial, item_id in session.execute(
+            select(InventoryItem.serial, InventoryItem.id).where(
+                _one_of(InventoryItem.serial, imeis)
+            )
+        ):
+            if serial is not None:
+                by_serial[serial] = item_id
+    return by_imei, by_serial
 
 
 def _differences(

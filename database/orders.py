@@ -17,6 +17,7 @@ from database.models import (
     Shipment,
     Sku,
 )
+from domain.text import quoted
 
 
 class CommitRejected(Exception):
@@ -69,8 +70,8 @@ def record_commit(
     device = repo.find_item_by_identifier(session, identifier)
     if device is None:
         raise CommitRejected(
-            f"no device in stock has IMEI or serial {identifier!r}; add it to the "
-            "inventory with its IMEI/ESN before committing"
+            f"no device in stock has IMEI or serial {quoted(identifier)}; add it to "
+            "the inventory with its IMEI/ESN before committing"
         )
     try:
         outcome = repo.commit_item(session, item.id, device.id, allow_mismatch)

@@ -6,6 +6,8 @@ IMEIs are not secrets, so error messages name the value to help find the bad row
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain.text import plain_text, quoted
+
 IMEI_LENGTH = 15
 SERIAL_MAX_LENGTH = 50
 
@@ -14,7 +16,7 @@ class InvalidImei(ValueError):
     """A value that is not a 15-digit IMEI with a valid check digit."""
 
     def __init__(self, value: str, why: str) -> None:
-        super().__init__(f"{value!r} is not a valid IMEI: {why}")
+        super().__init__(f"{quoted(value)} is not a valid IMEI: {why}")
         self.value = value
         self.why = why
 
@@ -29,6 +31,25 @@ def parse_imei(value: str) -> str:
     if luhn_check_digit(imei[:-1]) != imei[-1]:
         raise InvalidImei(value, "the check digit is wrong")
     return imei
+
+
+def parse_serial(value: str) -> str:
+    """The serial number in `value`, trimmed; a ValueError says why it is not one.
+
+    Every way a device comes into stock (a command, a CSV line, the HTTP API) goes
+    through here. Beside what a tracking number may not hold, a space inside is
+    refused: a serial that prints like another one must not be a second device.
+    """
+    serial = plain_text(value, "the serial number")
+    spaced = next((char for char in serial if char.isspace()), None)
+    if spaced is not None:
+        raise ValueError(f"the serial number holds a space (U+{ord(spaced):04X})")
+    if len(serial) > SERIAL_MAX_LENGTH:
+        raise ValueError(
+            f"the serial number is {len(serial)} characters; "
+            f"at most {SERIAL_MAX_LENGTH}"
+        )
+    return serial
 
 
 def is_valid_imei(value: str) -> bool:

@@ -18,12 +18,13 @@ Line numbers count the header as line 1, as a spreadsheet shows them.
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from domain.imei import InvalidImei, parse_imei
+from domain.imei import InvalidImei, parse_imei, parse_serial
 from domain.text import quoted, text_problem
 
 STOCK_COLUMNS = (
@@ -52,6 +53,8 @@ MAX_COST = Decimal("9999999999.99")
 CENT = Decimal("0.01")
 # No device in stock was received before this; an earlier date is a typo.
 EARLIEST_RECEIVED = date(2000, 1, 1)
+# A quoted cell from its opening quote to its closing one, if it has one.
+_QUOTED_CELL = re.compile(r'(?:^|(?<=[,\r\n]))"(?:[^"]+|"")*("?)')
 # The furthest any time zone is ahead of UTC.
 LATEST_UTC_OFFSET = timedelta(hours=14)
 
@@ -155,6 +158,12 @@ def checked_received_date(value: date) -> date:
 
 def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
     """The rows of a stock CSV and every problem found in them without a database."""
+    # The csv module reads an unclosed quote to the end of the file as one cell,
+    # which would otherwise be reported as a line with too few cells.
+    opened = unclosed_quote_line(text)
+    if opened is not None:
+        message = "a quote opened on this line is never closed"
+        return [], [RowProblem(opened, "row", message)]
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     problems = _header_problems(header)
@@ -205,7 +214,30 @@ def parse_stock_csv(text: str) -> tuple[list[StockRow], list[RowProblem]]:
                 )
                 continue
         rows.append(row)
-    return rows, problems
+    # Found by IMEI first, a device whose serial is another line's IMEI could
+    # never be named by its serial.
+    for row in rows:
+        imei_line = seen_imeis.get(row.serial or "")
+        if imei_line is not None and imei_line != row.line:
+            problems.append(
+                RowProblem(
+                    row.line, "serial", f"{row.serial} is the IMEI on line {imei_line}"
+                )
+            )
+    crossed = {problem.line for problem in problems}
+    return [row for row in rows if row.line not in crossed], problems
+
+
+def unclosed_quote_line(text: str) -> int | None:
+    """The line on which a quoted cell opens and is never closed, or None.
+
+    As the csv module reads it: a quote opens a cell only at the cell's start, and
+    two quotes inside a quoted cell stand for one.
+    """
+    for cell in _QUOTED_CELL.finditer(text):
+        if not cell.group(1):
+            return text.count("\n", 0, cell.start()) + 1
+    return None
 
 
 def _cell_count(cells: int, header: list[str]) -> str:
@@ -217,7 +249,7 @@ def _header_problems(header: list[str]) -> list[RowProblem]:
     if not header:
         return [RowProblem(1, "header", "the file is empty")]
     problems = [
-        RowProblem(1, "header", f"unknown column {name!r}")
+        RowProblem(1, "header", f"unknown column {quoted(name)}")
         for name in header
         if name not in STOCK_COLUMNS
     ]
@@ -244,10 +276,13 @@ def _parse_row(
             imei = parse_imei(values["imei"])
         except InvalidImei as exc:
             problems.append(RowProblem(line, "imei", str(exc)))
-    serial = values.get("serial") or None
-    if serial is not None and len(serial) > 50:
-        problems.append(RowProblem(line, "serial", "longer than 50 characters"))
-    if not values.get("imei") and serial is None:
+    serial: str | None = None
+    if values.get("serial"):
+        try:
+            serial = parse_serial(values["serial"])
+        except ValueError as exc:
+            problems.append(RowProblem(line, "serial", str(exc)))
+    if not values.get("imei") and not values.get("serial"):
         problems.append(RowProblem(line, "imei", "an imei or a serial is required"))
 
     sku = values.get("sku") or None
@@ -286,7 +321,7 @@ def _parse_row(
                 RowProblem(
                     line,
                     "received_date",
-                    f"{values['received_date']!r} is not YYYY-MM-DD",
+                    f"{quoted(values['received_date'])} is not YYYY-MM-DD",
                 )
             )
         else:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator
 
 from domain.imei import is_valid_imei
-from domain.text import TextInput, plain_text
+from domain.text import TextInput, plain_text, quoted
 
 # Back Market orderline states (see the API contract).
 LINE_NEW = 0
@@ -182,8 +182,8 @@ class CommitInventoryInput(TextInput):
         if cleaned.isdigit() and len(cleaned) in (14, 15, 16):
             if not is_valid_imei(cleaned):
                 raise ValueError(
-                    f"{cleaned!r} is not a valid IMEI (15 digits with a Luhn check "
-                    "digit)"
+                    f"{quoted(cleaned)} is not a valid IMEI (15 digits with a Luhn "
+                    "check digit)"
                 )
         return cleaned
 
@@ -302,7 +302,7 @@ def request_id_reused(request_id: str) -> OrderAnswer:
     """The answer to a request sent under an id another request already used."""
     return OrderAnswer(
         request_id=request_id,
-        refusal=f"request id {request_id!r} was already used for a different "
+        refusal=f"request id {quoted(request_id)} was already used for a different "
         "request; send this one under an id of its own",
         refusal_type=REQUEST_ID_REUSED,
     )

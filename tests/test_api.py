@@ -668,6 +668,9 @@ def catalog_count(world: World) -> tuple[int, int]:
         ({"account": "nobody"}, "account"),
         ({"cost": "0.001"}, "cost"),
         ({"colour_name": "red"}, "colour_name"),
+        ({"serial": "S\u001b[31mX2"}, "serial"),
+        ({"serial": "S\u200bX2"}, "serial"),
+        ({"serial": "S X2"}, "serial"),
     ],
 )
 async def test_bad_stock_fields_are_named_and_nothing_is_stored(

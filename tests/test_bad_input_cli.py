@@ -4,6 +4,7 @@ Every case checks the exit code, that the message names what was wrong, that no
 traceback shows, and that every table holds exactly what it held before.
 """
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ def runner(
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("BMSYNC_TOKEN", "a-token")
+    monkeypatch.setenv("BMSYNC_TOKEN", "a-token-0123456789")
     monkeypatch.delenv("BMSYNC_SECRET_KEY", raising=False)
     get_settings.cache_clear()
     yield CliRunner()
@@ -117,7 +118,9 @@ def test_accounts_add_refuses_a_token_another_account_uses_on_the_same_host(
         args = ["accounts", "add", name, "--platform", "eu", "--no-check"]
         return stocked.invoke(app, [*args, *options])
 
-    monkeypatch.setenv("SHARED_TOKEN", "a-token")  # acme's, as BMSYNC_TOKEN was
+    monkeypatch.setenv(
+        "SHARED_TOKEN", "a-token-0123456789"
+    )  # acme's, as BMSYNC_TOKEN was
     before = snapshot(engine)
     again = add("acme-2")
     by_reference = add("acme-3", "--token-env", "SHARED_TOKEN")
@@ -126,9 +129,9 @@ def test_accounts_add_refuses_a_token_another_account_uses_on_the_same_host(
     assert_refused(by_reference, 1, "'acme'", "token")
     assert snapshot(engine) == before
 
-    monkeypatch.setenv("REFERENCED_TOKEN", "another-token")
+    monkeypatch.setenv("REFERENCED_TOKEN", "another-token-0123456789")
     referenced = add("ref", "--token-env", "REFERENCED_TOKEN")
-    monkeypatch.setenv("BMSYNC_TOKEN", "another-token")
+    monkeypatch.setenv("BMSYNC_TOKEN", "another-token-0123456789")
     same_as_referenced = add("copy")
     on_another_host = add("copy", "--preprod")
 
@@ -230,6 +233,13 @@ def test_settings_show_gives_every_key_a_meaning(stocked: CliRunner) -> None:
             ["--cost", "0.001", "more than 2 decimal places"],
         ),
         (["--sku", SKU], 2, ["--imei"]),
+        (["--sku", SKU, "--serial", "AB\x01CD"], 2, ["--serial", "U+0001"]),
+        (["--sku", SKU, "--serial", "S\x1b[31mX2"], 2, ["--serial", "U+001B"]),
+        (["--sku", SKU, "--serial", "AB\tCD"], 2, ["--serial", "U+0009"]),
+        (["--sku", SKU, "--serial", "AB\u200bCD"], 2, ["--serial", "U+200B"]),
+        (["--sku", SKU, "--serial", "AB CD"], 2, ["--serial", "space"]),
+        (["--sku", SKU, "--serial", "S" * 51], 2, ["--serial", "51", "50"]),
+        (["--sku", SKU, "--serial", IMEI], 1, ["--serial", "IMEI", "item 1"]),
     ],
     ids=[
         "bad-check-digit",
@@ -242,6 +252,13 @@ def test_settings_show_gives_every_key_a_meaning(stocked: CliRunner) -> None:
         "cost-too-large",
         "cost-below-a-cent",
         "no-identifier",
+        "control-character-in-serial",
+        "escape-in-serial",
+        "tab-in-serial",
+        "zero-width-space-in-serial",
+        "space-in-serial",
+        "long-serial",
+        "serial-is-another-devices-imei",
     ],
 )
 def test_inventory_add_refuses_bad_values_and_stores_nothing(
@@ -255,6 +272,19 @@ def test_inventory_add_refuses_bad_values_and_stores_nothing(
     result = stocked.invoke(app, ["inventory", "add", *args])
 
     assert_refused(result, code, *named)
+    assert snapshot(engine) == before
+
+
+def test_an_imei_that_is_another_devices_serial_is_refused(
+    stocked: CliRunner, engine: Engine
+) -> None:
+    serial = "356938035643809"
+    added = stocked.invoke(app, ["inventory", "add", "--sku", SKU, "--serial", serial])
+    before = snapshot(engine)
+    result = stocked.invoke(app, ["inventory", "add", "--sku", SKU, "--imei", serial])
+
+    assert added.exit_code == 0, added.stderr
+    assert_refused(result, 1, "--imei", "is the serial", "item 2")
     assert snapshot(engine) == before
 
 
@@ -295,6 +325,24 @@ HEADER = "imei,sku,status,warehouse,cost"
             f"356938035643809,Apple,iPhone 15,{'G' * 41},Available,Main\n",
             ["grade", "40"],
         ),
+        (
+            f"imei,serial,sku,status,warehouse\n,AB\x01CD,{SKU},Available,Main\n",
+            ["serial", "U+0001"],
+        ),
+        (
+            f"imei,serial,sku,status,warehouse\n,AB\u200bCD,{SKU},Available,Main\n",
+            ["serial", "U+200B"],
+        ),
+        (
+            f"imei,serial,sku,status,warehouse\n"
+            f"356938035643809,,{SKU},Available,Main\n"
+            f",356938035643809,{SKU},Available,Main\n",
+            ["serial", "IMEI on line 2"],
+        ),
+        (
+            f"imei,serial,sku,status,warehouse\n,{IMEI},{SKU},Available,Main\n",
+            ["serial", "IMEI of a device already in stock (item 1)"],
+        ),
     ],
     ids=[
         "bad-cost",
@@ -309,6 +357,10 @@ HEADER = "imei,sku,status,warehouse,cost"
         "nul-in-a-cell",
         "model-too-long",
         "grade-too-long",
+        "control-character-in-serial",
+        "zero-width-space-in-serial",
+        "serial-is-another-lines-imei",
+        "serial-is-a-stocked-imei",
     ],
 )
 def test_inventory_import_refuses_a_bad_file_and_stores_nothing(
@@ -545,3 +597,128 @@ def test_listing_commands_say_plainly_what_they_mean(
     assert "would push 0, unchanged 1, skipped 1" in planned.output
     assert "more than 0" in price_help.output and "x>=0" not in price_help.output
     assert_refused(free, 2, "--price", "greater than 0")
+
+
+LONG = "A" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["inventory", "add", "--sku", SKU, "--serial", LONG], 2),
+        (["inventory", "add", "--sku", SKU, "--imei", LONG], 2),
+        (["inventory", "add", "--sku", LONG, "--serial", "S1"], 2),
+        (["inventory", "move", LONG, "--status", "Available"], 2),
+        (["accounts", "show", LONG], 1),
+    ],
+    ids=["serial", "imei", "sku", "identifier", "account"],
+)
+def test_a_refusal_quotes_a_long_value_cut_short(
+    stocked: CliRunner, args: list[str], code: int
+) -> None:
+    result = stocked.invoke(app, args)
+
+    assert_refused(result, code, "100000 characters")
+    assert len(result.stderr) < 300, result.stderr[:300]
+
+
+def test_an_import_problem_quotes_a_long_value_cut_short(
+    stocked: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_text(
+        f"imei,sku,status,warehouse\n356938035643809,{LONG},Available,Main\n"
+    )
+
+    result = stocked.invoke(app, ["inventory", "import", str(path)])
+
+    assert_refused(result, 1, "unknown SKU", "(100000 characters)")
+    assert len(result.stderr) < 2000, result.stderr[:300]
+
+
+@pytest.mark.parametrize("command", ["orders", "inventory"])
+def test_list_refuses_an_unknown_status_naming_the_known_ones(
+    stocked: CliRunner, command: str
+) -> None:
+    account = ["acme"] if command == "orders" else []
+    result = stocked.invoke(app, [command, "list", *account, "--status", "Bogus"])
+
+    known = "Shipped" if command == "orders" else "Available"
+    assert_refused(result, 2, "--status", "'Bogus'", known)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "named"),
+    [
+        ("abc", ["3 characters", "16"]),
+        ("abcdefgh ijklmnopqrst", ["space"]),
+        ("abcdefgh\x01ijklmnopqrst", ["not printable"]),
+    ],
+    ids=["short", "space", "control-character"],
+)
+@pytest.mark.parametrize("command", ["add", "set-token"])
+def test_a_token_that_cannot_be_back_markets_is_refused_unchecked(
+    stocked: CliRunner,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    named: list[str],
+    command: str,
+) -> None:
+    monkeypatch.setenv("BMSYNC_TOKEN", token)
+    args = ["new", "--platform", "eu"] if command == "add" else ["acme"]
+    before = snapshot(engine)
+
+    result = stocked.invoke(app, ["accounts", command, *args, "--no-check"])
+
+    assert_refused(result, 1, "token", *named)
+    assert token not in result.stderr
+    assert snapshot(engine) == before
+
+
+def test_set_token_names_an_unknown_account_before_asking_for_a_token(
+    stocked: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BMSYNC_TOKEN")
+
+    result = stocked.invoke(app, ["accounts", "set-token", "nope"], input="")
+
+    assert_refused(result, 1, "no account named 'nope'")
+    assert "token" not in result.output.lower()
+
+
+@pytest.mark.parametrize("command", ["add", "set-token"])
+def test_without_a_terminal_or_a_token_one_line_says_how_to_give_one(
+    stocked: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.delenv("BMSYNC_TOKEN")
+    args = ["new", "--platform", "eu"] if command == "add" else ["acme"]
+    before = snapshot(engine)
+
+    result = stocked.invoke(app, ["accounts", command, *args], input="")
+
+    assert_refused(result, 1, "BMSYNC_TOKEN", "--token-env")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Aborted" not in result.output + result.stderr
+    assert snapshot(engine) == before
+
+
+def test_an_unclosed_quote_is_reported_on_the_line_it_opens(
+    stocked: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_text(
+        "imei,sku,status,warehouse\n"
+        f"356938035643809,{SKU},Available,Main\n"
+        f'353008110904378,"{SKU},Available,Main\n'
+        f"354672118744224,{SKU},Available,Main\n"
+    )
+    before = snapshot(engine)
+
+    result = stocked.invoke(app, ["inventory", "import", str(path)])
+
+    assert_refused(result, 1, "quote", "never closed")
+    assert re.search(r"│ 3 +│ row +│ a quote opened on this line", result.stderr)
+    assert "cells" not in result.stderr
+    assert snapshot(engine) == before

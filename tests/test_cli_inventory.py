@@ -1,13 +1,14 @@
 """The accounts, settings, catalog and inventory commands, end to end on Postgres."""
 
 import asyncio
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -18,6 +19,7 @@ from database import inventory as repo
 from database.accounts import resolve_token
 from database.inventory import OrderData, OrderLineData
 from database.models import Account, InventoryItem, InventoryStatus, OrderItem
+from domain.imei import luhn_check_digit
 from runtime.settings import get_settings
 from sandbox.config import MerchantConfig, SandboxConfig
 from sandbox.server import SandboxServer
@@ -103,7 +105,9 @@ def test_a_wrong_platform_is_a_usage_error(runner: CliRunner) -> None:
 
 def test_settings_are_validated_and_shown(runner: CliRunner) -> None:
     runner.invoke(
-        app, ["accounts", "add", "acme", "--platform", "eu", "--no-check"], input="t\n"
+        app,
+        ["accounts", "add", "acme", "--platform", "eu", "--no-check"],
+        input=TOKEN + "\n",
     )
     ok = [
         ["quantity-sync", "on"],
@@ -230,7 +234,9 @@ def test_a_serial_number_is_one_device(
 async def test_a_token_is_tried_before_the_account_is_stored(
     runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = SandboxConfig(merchants=[MerchantConfig(name="Shop", token="good-token")])
+    config = SandboxConfig(
+        merchants=[MerchantConfig(name="Shop", token="good-token-0123456789")]
+    )
     async with SandboxServer(config) as sandbox:
 
         def add(name: str, token: str) -> Result:
@@ -238,12 +244,12 @@ async def test_a_token_is_tried_before_the_account_is_stored(
             args = ["accounts", "add", name, "--platform", "eu"]
             return runner.invoke(app, [*args, "--base-url", sandbox.base_url])
 
-        refused = await asyncio.to_thread(add, "wrong", "not-the-token")
-        taken = await asyncio.to_thread(add, "right", "good-token")
+        refused = await asyncio.to_thread(add, "wrong", "not-the-token-0123456789")
+        taken = await asyncio.to_thread(add, "right", "good-token-0123456789")
 
     assert refused.exit_code == 1
     assert "refused the token (401)" in refused.stderr
-    assert "not-the-token" not in refused.output + refused.stderr
+    assert "not-the-token-0123456789" not in refused.output + refused.stderr
     assert taken.exit_code == 0, _everything(taken)
     assert "Back Market took its token" in taken.output
     assert session.scalars(select(Account.name)).all() == ["right"]
@@ -255,7 +261,9 @@ async def test_a_replaced_token_is_kept_only_when_back_market_takes_it(
     session_factory: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = SandboxConfig(merchants=[MerchantConfig(name="Shop", token="new-token")])
+    config = SandboxConfig(
+        merchants=[MerchantConfig(name="Shop", token="new-token-0123456789")]
+    )
     async with SandboxServer(config) as sandbox:
 
         def run(*args: str, token: str) -> Result:
@@ -265,7 +273,7 @@ async def test_a_replaced_token_is_kept_only_when_back_market_takes_it(
         base = ["--base-url", sandbox.base_url]
         added = await asyncio.to_thread(
             run, "accounts", "add", "shop", "--platform", "eu", *base,
-            "--no-check", token="revoked-token",
+            "--no-check", token="revoked-token-0123456789",
         )  # fmt: skip
         # A worker's clients, in use before the token is replaced.
         clients = BackMarketClients(session_factory, state_dir=get_settings().state_dir)
@@ -273,28 +281,28 @@ async def test_a_replaced_token_is_kept_only_when_back_market_takes_it(
         with pytest.raises(UnauthorizedError):
             await (await clients.get(account_id)).check_token()
         refused = await asyncio.to_thread(
-            run, "accounts", "set-token", "shop", token="still-wrong"
+            run, "accounts", "set-token", "shop", token="still-wrong-0123456789"
         )
         kept_old = _stored_token(session)
         replaced = await asyncio.to_thread(
-            run, "accounts", "set-token", "shop", token="new-token"
+            run, "accounts", "set-token", "shop", token="new-token-0123456789"
         )
         # The same worker, not restarted, uses the new token from its next call.
         await (await clients.get(account_id)).check_token()
         await clients.close()
         unknown = await asyncio.to_thread(
-            run, "accounts", "set-token", "nobody", token="new-token"
+            run, "accounts", "set-token", "nobody", token="new-token-0123456789"
         )
 
     assert added.exit_code == 0, _everything(added)
     assert refused.exit_code == 1
     assert "refused the token (401)" in refused.stderr
-    assert "still-wrong" not in _everything(refused)
-    assert kept_old == "revoked-token"
+    assert "still-wrong-0123456789" not in _everything(refused)
+    assert kept_old == "revoked-token-0123456789"
     assert replaced.exit_code == 0, _everything(replaced)
     assert "token replaced and taken by Back Market" in replaced.output
-    assert "new-token" not in _everything(replaced)
-    assert _stored_token(session) == "new-token"
+    assert "new-token-0123456789" not in _everything(replaced)
+    assert _stored_token(session) == "new-token-0123456789"
     assert unknown.exit_code == 1 and "no account named 'nobody'" in unknown.stderr
 
 
@@ -307,7 +315,7 @@ def _stored_token(session: Session) -> str:
 def test_an_unreachable_host_is_said_plainly_and_nothing_stored(
     runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BMSYNC_TOKEN", "some-token")
+    monkeypatch.setenv("BMSYNC_TOKEN", "some-token-0123456789")
     result = runner.invoke(
         app,
         [
@@ -324,6 +332,38 @@ def test_an_unreachable_host_is_said_plainly_and_nothing_stored(
     assert result.exit_code == 1
     assert "could not try the token" in result.stderr and "--no-check" in result.stderr
     assert session.scalars(select(Account)).all() == []
+
+
+@pytest.mark.parametrize("columns", [None, "80"], ids=["piped", "80-columns"])
+def test_inventory_list_cuts_no_value_piped_or_in_a_narrow_terminal(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, columns: str | None
+) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    assert runner.invoke(app, ["inventory", "import", str(SAMPLE)]).exit_code == 0
+    if columns is None:
+        monkeypatch.delenv("COLUMNS")
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+
+    listed = runner.invoke(app, ["inventory", "list", "--limit", "3"])
+
+    assert listed.exit_code == 0, _everything(listed)
+    assert "…" not in listed.output, listed.output
+    header = listed.output.splitlines()[1]
+    for name in ("id", "imei", "serial", "sku", "status", "cost", "held for order"):
+        assert f" {name} " in header, listed.output
+    rows = [
+        line
+        for line in listed.output.splitlines()
+        if re.match(r"│ \d+ +│ \d{15} │", line)
+    ]
+    assert len(rows) == 3, listed.output
+    for row in rows:
+        assert re.search(r"│ (Available|Testing|Returned) +│", row), listed.output
+        if columns is None:
+            assert "│ Main " in row, listed.output
+    if columns is None:
+        assert " warehouse " in header, listed.output
 
 
 def test_devices_are_found_by_sku_and_moved_between_statuses(
@@ -362,7 +402,9 @@ def test_inventory_list_shows_the_order_holding_a_device_and_lists_free_ones(
     assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
     assert runner.invoke(app, ["inventory", "import", str(SAMPLE)]).exit_code == 0
     added = runner.invoke(
-        app, ["accounts", "add", "acme", "--platform", "eu", "--no-check"], input="t\n"
+        app,
+        ["accounts", "add", "acme", "--platform", "eu", "--no-check"],
+        input=TOKEN + "\n",
     )
     assert added.exit_code == 0, _everything(added)
     sku, shipped_imei, held_imei = (
@@ -404,7 +446,11 @@ def test_inventory_list_shows_the_order_holding_a_device_and_lists_free_ones(
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (["--status", "Bogus"], "--status: unknown status 'Bogus'"),
+        (
+            ["--status", "Bogus"],
+            "--status: unknown status 'Bogus'; the statuses are Available, Reserved, "
+            "Testing, Sold, Returned",
+        ),
         (["--warehouse", "Attic"], "--warehouse: unknown warehouse 'Attic'"),
     ],
 )
@@ -414,4 +460,69 @@ def test_inventory_list_names_an_unknown_status_or_warehouse(
     result = runner.invoke(app, ["inventory", "list", *option])
 
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {message}"
+    assert result.stderr.strip().startswith(f"error: {message}")
+
+
+def test_orders_list_cuts_no_status_or_date_in_a_narrow_terminal(
+    runner: CliRunner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = runner.invoke(
+        app,
+        ["accounts", "add", "acme", "--platform", "eu", "--no-check"],
+        input=TOKEN + "\n",
+    )
+    assert added.exit_code == 0, _everything(added)
+    account_id = session.scalars(select(Account.id)).one()
+    for order_id, state in ((7001, 9), (7002, 3), (7003, 1)):
+        line = OrderLineData(orderline_id=order_id + 1000, sku="X", quantity=1, state=3)
+        repo.upsert_backmarket_order(
+            session, account_id, OrderData(order_id=order_id, state=state, lines=[line])
+        )
+    session.commit()
+    monkeypatch.setenv("COLUMNS", "80")
+
+    listed = runner.invoke(app, ["orders", "list", "acme"])
+
+    assert listed.exit_code == 0, _everything(listed)
+    assert "…" not in listed.output, listed.output
+    for order_id in (7001, 7002, 7003):
+        row = next(line for line in listed.output.splitlines() if str(order_id) in line)
+        assert re.search(r"│ [A-Z][a-z]+ +│", row), listed.output
+        assert re.search(r"│ \d{4}-\d\d-\d\d \d\d:\d\d │", row), listed.output
+
+
+def test_a_move_that_changes_nothing_says_so(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    assert runner.invoke(app, ["inventory", "import", str(SAMPLE)]).exit_code == 0
+    imei = "354672118744224"
+    move = ["inventory", "move", imei, "--status", "Available", "--warehouse", "Main"]
+
+    first = runner.invoke(app, move)
+    again = runner.invoke(app, move)
+
+    assert first.exit_code == 0 and again.exit_code == 0, _everything(again)
+    device = first.output.split()[1]
+    assert again.output.strip() == (
+        f"device {device} is already Available in Main; nothing changed"
+    )
+
+
+def test_a_large_import_says_how_far_it_is_on_stderr(
+    runner: CliRunner, session: Session, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["catalog", "seed-sample"]).exit_code == 0
+    path = tmp_path / "large.csv"
+    rows = [
+        f"{first}{luhn_check_digit(first)},IP12-128-BLK-EXC,Available,Main"
+        for first in (f"35{index:012d}" for index in range(15_000))
+    ]
+    path.write_text("imei,sku,status,warehouse\n" + "\n".join(rows) + "\n")
+
+    result = runner.invoke(app, ["inventory", "import", str(path)])
+
+    assert result.exit_code == 0, _everything(result)
+    assert "15000 device(s) added" not in result.stderr
+    assert "15000 device(s) added, 0 already in stock" in result.output
+    assert "10,000 of 15,000 devices stored" in result.stderr
+    assert "15,000 of 15,000 devices stored" in result.stderr
+    assert session.scalar(select(func.count()).select_from(InventoryItem)) == 15_000

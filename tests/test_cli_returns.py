@@ -27,7 +27,7 @@ def runner(
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("BMSYNC_TOKEN", "a-token")
+    monkeypatch.setenv("BMSYNC_TOKEN", "a-token-0123456789")
     get_settings.cache_clear()
     runner = CliRunner()
     steps = [

@@ -93,7 +93,7 @@ async def test_a_command_that_needs_a_worker_says_none_polls(
     monkeypatch.setenv("TEMPORAL_NAMESPACE", dev_client.namespace)
     monkeypatch.setenv("BMSYNC_TASK_QUEUE", task_queue)
     monkeypatch.setenv("BMSYNC_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("BMSYNC_TOKEN", "a-token")
+    monkeypatch.setenv("BMSYNC_TOKEN", "a-token-0123456789")
     monkeypatch.setenv("COLUMNS", "200")
     get_settings.cache_clear()
     runner = CliRunner()

@@ -7,16 +7,16 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.console import Console
 from sqlalchemy.orm import Session
 
+from bmsync.commands._tables import make_console
 from database.migrate import upgrade
 from database.session import make_engine, make_session_factory
 from domain.text import error_message
 from runtime.embedded import EmbeddedPostgres, StartError
 from runtime.settings import get_settings
 
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 # Back Market's ids are positive and fit Postgres' bigint.
 MAX_ID = 2**63 - 1

@@ -2,16 +2,16 @@
 
 import asyncio
 import os
+import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from activities.deps import build_client
 from backmarket.errors import BackMarketError, ForbiddenError, UnauthorizedError
 from bmsync.commands._db import command_session, fail
+from bmsync.commands._tables import make_console, make_table
 from database.accounts import (
     AccountError,
     TokenUnavailable,
@@ -21,8 +21,10 @@ from database.accounts import (
     get_account,
     list_accounts,
     replace_token,
+    token_problem,
 )
 from database.models import Account
+from domain.text import quoted
 from runtime.settings import get_settings
 
 TOKEN_ENV = "BMSYNC_TOKEN"
@@ -37,7 +39,7 @@ Check = Annotated[
 ]
 
 app = typer.Typer(help="Back Market accounts.", no_args_is_help=True)
-out = Console()
+out = make_console()
 
 
 @app.command("add")
@@ -58,7 +60,7 @@ def add(
         fail("--platform must be eu, us or ap", code=2)
     with command_session() as session:
         if get_account(session, name) is not None:
-            fail(f"an account named {name!r} exists already")
+            fail(f"an account named {quoted(name)} exists already")
     try:
         token_ref = _token_ref(token_env)
         with command_session() as session:
@@ -98,12 +100,15 @@ def set_token(
 
     Running workers use it from their next call to Back Market, without a restart.
     """
+    with command_session() as session:
+        if get_account(session, name) is None:
+            fail(f"no account named {quoted(name)}")
     try:
         token_ref = _token_ref(token_env)
         with command_session() as session:
             account = get_account(session, name)
             if account is None:
-                fail(f"no account named {name!r}")
+                fail(f"no account named {quoted(name)}")
             replace_token(session, account, token_ref)
             # Refused here, the old token stays.
             checked = check and _check_token(account)
@@ -119,14 +124,32 @@ def set_token(
 def _token_ref(token_env: str | None) -> str:
     """What is stored of a token: its variable's name, or the token encrypted.
 
-    The token itself comes from BMSYNC_TOKEN, else from a prompt that does not echo.
+    The token itself comes from BMSYNC_TOKEN, else from a prompt that does not echo,
+    else, without a terminal, from a line on standard input.
     """
     if token_env is not None:
-        return env_token_ref(token_env)
-    token = os.environ.get(TOKEN_ENV) or typer.prompt(
-        "Back Market API token", hide_input=True
-    )
+        reference = env_token_ref(token_env)
+        # Unset here is allowed (the worker's machine may set it); set, it is checked.
+        value = os.environ.get(token_env, "")
+        problem = token_problem(value) if value.strip() else None
+        if problem is not None:
+            raise AccountError(f"{token_env}: {problem}")
+        return reference
+    token = os.environ.get(TOKEN_ENV) or _read_token()
     return encrypt_token(token, get_settings().state_dir)
+
+
+def _read_token() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("Back Market API token", hide_input=True))
+    # getpass would warn that it echoes, then abort on the empty input.
+    line = sys.stdin.readline().strip()
+    if not line:
+        fail(
+            f"no token: set {TOKEN_ENV}, pass --token-env NAME, or run in a "
+            "terminal to be asked for it"
+        )
+    return line
 
 
 def _note_unset(token_env: str | None) -> None:
@@ -176,7 +199,7 @@ def list_() -> None:
     """Every account."""
     with command_session() as session:
         accounts = list_accounts(session)
-        table = Table("name", "platform", "locale", "preprod", "host", "token")
+        table = make_table("name", "platform", "locale", "preprod", "host", "token")
         for account in accounts:
             table.add_row(*_row(account))
     out.print(table)
@@ -188,8 +211,8 @@ def show(name: str) -> None:
     with command_session() as session:
         account = get_account(session, name)
         if account is None:
-            fail(f"no account named {name!r}")
-        table = Table("field", "value", show_header=False)
+            fail(f"no account named {quoted(name)}")
+        table = make_table("field", "value", show_header=False)
         for field, value in zip(
             ("name", "platform", "locale", "preprod", "host", "token"),
             _row(account),

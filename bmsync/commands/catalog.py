@@ -3,14 +3,12 @@
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bmsync.commands._db import command_session, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table
 from bmsync.commands._text import fitting
 from database import inventory as repo
 from database.accounts import AccountError, require_account
@@ -24,6 +22,7 @@ from database.models import (
     Warehouse,
 )
 from domain.inventory import VariationSpec
+from domain.text import quoted
 
 app = typer.Typer(
     help="The product catalog and the names stock uses.", no_args_is_help=True
@@ -40,7 +39,7 @@ app.add_typer(skus, name="skus")
 app.add_typer(warehouses, name="warehouses")
 app.add_typer(statuses, name="statuses")
 app.add_typer(inventory_statuses, name="inventory-statuses")
-out = Console()
+out = make_console()
 
 Colour = Annotated[str, typer.Option("--colour", "--color")]
 
@@ -72,7 +71,7 @@ def product_list() -> None:
                 Product.manufacturer, Product.model
             )
         ).all()
-    table = Table("id", "manufacturer", "model")
+    table = make_table("id", "manufacturer", "model")
     for id_, manufacturer, model in rows:
         table.add_row(str(id_), escape(manufacturer), escape(model))
     out.print(table)
@@ -113,7 +112,7 @@ def variation_add(
                 repo.add_sku(session, sku, variation.id)
             variation_id = variation.id
     except IntegrityError:
-        fail(f"SKU {sku!r} exists already")
+        fail(f"SKU {quoted(sku or '')} exists already")
     out.print(f"variation {variation_id}")
 
 
@@ -138,7 +137,7 @@ def variation_list() -> None:
             .group_by(ProductVariation.id, Product.id)
             .order_by(Product.manufacturer, Product.model, ProductVariation.id)
         ).all()
-    table = Table(
+    table = make_table(
         "id", "product", "grade", "condition", "storage", "colour", "network", "skus"
     )
     for id_, make, model, *attributes, codes in rows:
@@ -172,7 +171,7 @@ def sku_add(
     except AccountError as exc:
         fail(str(exc))
     except IntegrityError:
-        fail(f"SKU {code!r} exists already in that scope")
+        fail(f"SKU {quoted(code)} exists already in that scope")
     out.print(f"SKU {escape(code)} -> variation {variation}")
 
 
@@ -196,7 +195,7 @@ def sku_list() -> None:
             .outerjoin(Account, Account.id == Sku.account_id)
             .order_by(Sku.code)
         ).all()
-    table = Table(key("sku"), "account", key("variation"), "device")
+    table = make_table(key("sku"), "account", key("variation"), "device")
     for code, account, variation_id, *device in rows:
         table.add_row(
             escape(code),
@@ -215,7 +214,7 @@ def warehouse_add(name: str) -> None:
         with command_session() as session:
             repo.add_warehouse(session, name)
     except IntegrityError:
-        fail(f"warehouse {name!r} exists already")
+        fail(f"warehouse {quoted(name)} exists already")
     out.print(f"warehouse {escape(name)} added")
 
 
@@ -233,7 +232,7 @@ def inventory_status_add(name: str) -> None:
         with command_session() as session:
             repo.add_inventory_status(session, name)
     except IntegrityError:
-        fail(f"inventory status {name!r} exists already")
+        fail(f"inventory status {quoted(name)} exists already")
     out.print(f"inventory status {escape(name)} added")
 
 
@@ -259,7 +258,7 @@ def status_add(
         with command_session() as session:
             repo.add_sales_order_status(session, name, open_)
     except IntegrityError:
-        fail(f"sales order status {name!r} exists already")
+        fail(f"sales order status {quoted(name)} exists already")
     out.print(f"sales order status {escape(name)} added")
 
 
@@ -272,7 +271,7 @@ def status_list() -> None:
                 SalesOrderStatus.id
             )
         ).all()
-    table = Table("status", "counts as open")
+    table = make_table("status", "counts as open")
     for name, is_open in rows:
         table.add_row(escape(name), "yes" if is_open else "no")
     out.print(table)
@@ -281,7 +280,7 @@ def status_list() -> None:
 def _names(model: type[Warehouse] | type[InventoryStatus]) -> None:
     with command_session() as session:
         names = session.scalars(select(model.name).order_by(model.id)).all()
-    table = Table("name")
+    table = make_table("name")
     for name in names:
         table.add_row(escape(name))
     out.print(table)

@@ -14,14 +14,14 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from google.protobuf import json_format
-from rich.console import Console
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
+from bmsync.commands._tables import make_console
 from runtime.codec import EncryptionCodec, PayloadKeyError, load_keys
 from runtime.settings import Settings, get_settings
 
-out = Console()
+out = make_console()
 
 
 def register(app: typer.Typer) -> None:

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 import starter
 import worker
+from bmsync.commands._tables import make_console, make_table
 from bmsync.commands.codec_cmd import create_codec_app, settings_codec
 from bmsync.commands.runtime_cmds import (
     DEMO_DIR,
@@ -34,7 +33,7 @@ from runtime.settings import Settings, get_settings
 from runtime.stack import Stack, stop_leftovers, with_state_dir
 from sandbox.server import SandboxServer
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -149,7 +148,7 @@ async def _run_demo(
 
 
 def _print(report: DemoReport) -> None:
-    table = Table("figure", "value", title="bmsync demo")
+    table = make_table("figure", "value", title="bmsync demo")
     for key, value in report.figures.items():
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)

@@ -3,10 +3,10 @@
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from bmsync.commands._db import OrderId, command_session, fail
+from bmsync.commands._tables import make_console
 from database.accounts import AccountError, require_account
 from database.diagnosis import Check, diagnose_listing, diagnose_order
 
@@ -15,7 +15,7 @@ app = typer.Typer(
     "Exits 1 when a check fails.",
     no_args_is_help=True,
 )
-out = Console()
+out = make_console()
 
 
 @app.command("listing")

@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from bmsync.commands._db import command_session, err, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table, whole
 from bmsync.commands._wake import wake_quantity_sync
 from database import inventory as repo
 from database.accounts import AccountError, require_account
@@ -29,7 +27,7 @@ from database.models import (
     Sku,
     Warehouse,
 )
-from domain.imei import InvalidImei
+from domain.imei import InvalidImei, parse_serial
 from domain.inventory import (
     DEFAULT_STATUS,
     DEFAULT_WAREHOUSE,
@@ -39,7 +37,7 @@ from domain.inventory import (
 from domain.text import quoted
 
 app = typer.Typer(help="Devices in stock.", no_args_is_help=True)
-out = Console()
+out = make_console()
 
 
 @app.command("import")
@@ -61,16 +59,22 @@ def import_(
             f"{file} is not UTF-8 text (at byte offset {exc.start}); save it as UTF-8 "
             "CSV"
         )
+    lines = text.count("\n")
+    large = lines > repo.IMPORT_BATCH
+    if large:
+        err.print(f"checking {lines:,} lines of {file}", highlight=False, markup=False)
     try:
         with command_session() as session:
             account_id = (
                 None if account is None else require_account(session, account).id
             )
-            result = repo.import_stock_csv(session, text, account_id)
+            result = repo.import_stock_csv(
+                session, text, account_id, _progress if large else None
+            )
     except AccountError as exc:
         fail(str(exc))
     except StockImportError as exc:
-        table = Table("line", "field", "problem", title="nothing was imported")
+        table = make_table("line", "field", "problem", title="nothing was imported")
         for problem in exc.problems:
             table.add_row(str(problem.line), problem.field, escape(problem.message))
         err.print(table)
@@ -81,9 +85,6 @@ def import_(
     )
     if result.created:
         wake_quantity_sync("stock imported")
-
-
-MAX_SERIAL = 50
 
 
 @app.command("add")
@@ -97,11 +98,9 @@ def add(
 ) -> None:
     """Put one device in stock."""
     imei = (imei or "").strip() or None
-    serial = (serial or "").strip() or None
+    serial = None if not (serial or "").strip() else _serial(serial or "")
     if imei is None and serial is None:
         fail("give --imei or --serial", 2)
-    if serial is not None and len(serial) > MAX_SERIAL:
-        fail(f"--serial is {len(serial)} characters; at most {MAX_SERIAL}", 2)
     amount = None if cost is None else _cost(cost)
     try:
         with command_session() as session:
@@ -206,7 +205,14 @@ def list_(
         if status is not None:
             status_row = repo.inventory_status_by_name(session, status)
             if status_row is None:
-                fail(f"--status: unknown status {quoted(status)}", 2)
+                known = session.scalars(
+                    select(InventoryStatus.name).order_by(InventoryStatus.id)
+                ).all()
+                fail(
+                    f"--status: unknown status {quoted(status)}; the statuses are "
+                    + ", ".join(known),
+                    2,
+                )
             query = query.where(InventoryItem.status_id == status_row.id)
         if warehouse is not None:
             warehouse_row = repo.warehouse_by_name(session, warehouse)
@@ -216,16 +222,16 @@ def list_(
         if free:
             query = query.where(held.c.inventory_item_id.is_(None))
         rows = session.execute(query).all()
-    table = Table(
+    table = make_table(
         key("id"),
         key("imei"),
         key("serial"),
         key("sku"),
         "device",
         "grade",
-        "status",
+        whole("status"),
         "warehouse",
-        "cost",
+        whole("cost"),
         key("held for order"),
     )
     for row in rows:
@@ -264,6 +270,7 @@ def move(
             fail(
                 f"no device in stock has IMEI or serial {quoted(identifier.strip())}", 2
             )
+        before = (device.status_id, device.warehouse_id)
         if status is not None:
             status_row = repo.inventory_status_by_name(session, status)
             if status_row is None:
@@ -274,8 +281,21 @@ def move(
             if warehouse_row is None:
                 fail(f"--warehouse: unknown warehouse {quoted(warehouse)}", 2)
             device.warehouse_id = warehouse_row.id
-        device.updated_at = datetime.now(UTC)
         item_id = device.id
+        unchanged = (device.status_id, device.warehouse_id) == before
+        if unchanged:
+            state = session.get(InventoryStatus, device.status_id)
+            where = session.get(Warehouse, device.warehouse_id or 0)
+            already = (
+                f"device {item_id} is already {escape(state.name if state else '?')}"
+                f" in {escape(where.name) if where else 'no warehouse'}; "
+                "nothing changed"
+            )
+        else:
+            device.updated_at = datetime.now(UTC)
+    if unchanged:
+        out.print(already)
+        return
     out.print(f"device {item_id} moved")
     wake_quantity_sync("stock moved")
 
@@ -289,6 +309,18 @@ def _held_for(
     # An order from another channel has no Back Market id: our own id, marked.
     order = str(order_id) if order_id is not None else f"#{sales_order_id}"
     return escape(f"{order} {order_status}")
+
+
+def _progress(done: int, total: int) -> None:
+    # On stderr, so output piped elsewhere stays the summary line alone.
+    err.print(f"{done:,} of {total:,} devices stored", highlight=False)
+
+
+def _serial(text: str) -> str:
+    try:
+        return parse_serial(text)
+    except ValueError as exc:
+        fail(f"--serial: {exc}", 2)
 
 
 def _cost(text: str) -> Decimal:

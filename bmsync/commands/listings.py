@@ -6,14 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from bmsync.commands._db import command_session, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table
 from bmsync.commands._wake import wake_quantity_sync
 from database.accounts import AccountError, require_account
 from database.inventory import NotFound
@@ -41,7 +39,7 @@ app = typer.Typer(
     help="Back Market listings: import, map to stock, unmapped, opportunities.",
     no_args_is_help=True,
 )
-out = Console()
+out = make_console()
 
 Timeout = Annotated[
     float, typer.Option(help="seconds to wait for the worker to run the sync")
@@ -141,7 +139,7 @@ def show(account: str, listing: str) -> None:
             fail(str(exc))
         views = mapped_variations(session, row)
         quantity = calculated_quantity(session, account_id, row.id)
-        table = Table("field", "value", show_header=False)
+        table = make_table("field", "value", show_header=False)
         table.add_row("listing", f"{row.id} ({row.backmarket_uuid})")
         table.add_row("sku", escape(row.sku))
         table.add_row("title", escape(row.title or ""))
@@ -180,7 +178,7 @@ def unmapped(account: str) -> None:
         except AccountError as exc:
             fail(str(exc))
         rows = unmapped_listings(session, account_id)
-    table = Table(key("listing"), key("sku"), "title", "why")
+    table = make_table(key("listing"), key("sku"), "title", "why")
     for item in rows:
         table.add_row(
             str(item.listing_id),
@@ -201,7 +199,7 @@ def opportunities(account: str) -> None:
         except AccountError as exc:
             fail(str(exc))
         rows = listing_opportunities(session, account_id)
-    table = Table(key("variation"), "product", key("SKUs"), "sellable")
+    table = make_table(key("variation"), "product", key("SKUs"), "sellable")
     for item in rows:
         table.add_row(
             str(item.variation_id),

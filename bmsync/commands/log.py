@@ -3,19 +3,18 @@
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from bmsync.commands._db import MAX_ID, command_session, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table, whole
 from database.accounts import AccountError, require_account
 from database.listings import lookup_listing
 from database.models import Account, SalesOrder, SyncLogEntry, SyncResult
+from domain.text import quoted
 
-out = Console()
+out = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +36,7 @@ def log(
 ) -> None:
     """The sync history: what was pushed or pulled, when, and how it went."""
     if result is not None and result not in {r.value for r in SyncResult}:
-        fail(f"--result must be one of ok, skipped, failed, not {result!r}", 2)
+        fail(f"--result must be one of ok, skipped, failed, not {quoted(result)}", 2)
     if listing is not None and account is None:
         fail("--listing needs --account", 2)
     with command_session() as session:
@@ -56,8 +55,15 @@ def log(
             query.order_by(SyncLogEntry.at.desc(), SyncLogEntry.id.desc()).limit(limit)
         ).all()
 
-    table = Table(
-        "at", "account", "kind", "dir", "result", key("ref"), "error", "detail"
+    table = make_table(
+        whole("at"),
+        "account",
+        "kind",
+        "dir",
+        whole("result"),
+        key("ref"),
+        "error",
+        "detail",
     )
     for entry, account_name in rows:
         colour = {"ok": "green", "failed": "red"}.get(entry.result, "yellow")
@@ -91,7 +97,9 @@ def _conditions(
         assert account_id is not None
         found = lookup_listing(session, account_id, listing)
         if found is None:
-            raise LookupError(f"no listing {listing!r} in account {account!r}")
+            raise LookupError(
+                f"no listing {quoted(listing)} in account {quoted(account or '')}"
+            )
         conditions.append(
             or_(
                 SyncLogEntry.listing_id == found.id,

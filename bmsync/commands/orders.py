@@ -10,9 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import func, select
 from temporalio.service import RPCError
 
@@ -24,7 +22,8 @@ from bmsync.commands._db import (
     fail,
     validated,
 )
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table, whole
+from database import inventory as repo
 from database.accounts import AccountError, require_account
 from database.models import (
     Commit,
@@ -45,6 +44,7 @@ from domain.orders import (
     ValidateOrderInput,
     order_workflow_id,
 )
+from domain.text import quoted
 from runtime.order_client import OrderClient, OrderRequestError
 from runtime.settings import get_settings
 from runtime.stack import NotRunning, running_temporal
@@ -56,7 +56,7 @@ app = typer.Typer(
     help="Back Market orders: list, show, validate, commit devices, ship.",
     no_args_is_help=True,
 )
-out = Console()
+out = make_console()
 
 Timeout = Annotated[
     float, typer.Option(help="seconds to wait for the order's workflow to answer")
@@ -124,19 +124,29 @@ def list_(
             .limit(limit)
         )
         if status is not None:
-            query = query.where(func.lower(SalesOrderStatus.name) == status.lower())
+            status_row = repo.sales_order_status_by_name(session, status)
+            if status_row is None:
+                known = session.scalars(
+                    select(SalesOrderStatus.name).order_by(SalesOrderStatus.id)
+                ).all()
+                fail(
+                    f"--status: unknown status {quoted(status)}; the statuses are "
+                    + ", ".join(known),
+                    2,
+                )
+            query = query.where(SalesOrder.status_id == status_row.id)
         if state is not None:
             query = query.where(SalesOrder.backmarket_state == state)
         rows = session.execute(query).all()
 
-    table = Table(
+    table = make_table(
         key("order"),
-        "status",
+        whole("status"),
         "BM state",
         "units",
         "committed",
         key("tracking"),
-        "imported",
+        whole("imported"),
     )
     for order_id, status_name, bm_state, total, done, tracked, created in rows:
         table.add_row(
@@ -169,10 +179,12 @@ def show(account: str, order_id: OrderId, timeout: Timeout = 10.0) -> None:
     except (_Unanswered, OrderRequestError) as exc:
         unavailable = str(exc)
     if summary is None and failure is not None:
-        fail(f"order {order_id} of account {account!r} is not imported: {failure}")
+        fail(
+            f"order {order_id} of account {quoted(account)} is not imported: {failure}"
+        )
     if summary is None and state is None:
         fail(
-            f"order {order_id} of account {account!r} is not imported and has no "
+            f"order {order_id} of account {quoted(account)} is not imported and has no "
             "workflow" + (f" ({unavailable})" if unavailable else "")
         )
 
@@ -359,7 +371,7 @@ def _print_summary(summary: OrderSummary) -> None:
         f"status {escape(summary.status)} ({open_note}), Back Market state "
         f"{summary.backmarket_state}, imported {summary.created_at:%Y-%m-%d %H:%M}"
     )
-    lines = Table(
+    lines = make_table(
         key("orderline"), key("sku"), "qty", "BM state", key("committed IMEIs")
     )
     for line in summary.lines:

@@ -5,15 +5,13 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import BackMarketClients
 from activities.pricing import apply_pricing
 from bmsync.commands._db import command_session, database_url, fail, validated
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table
 from database.accounts import AccountError, require_account
 from database.inventory import NotFound
 from database.listings import find_listing, pricing_rows
@@ -25,7 +23,7 @@ app = typer.Typer(
     help="BackPricer: prices, min prices, BackBox standing, comments.",
     no_args_is_help=True,
 )
-out = Console()
+out = make_console()
 
 
 @app.command("show")
@@ -37,7 +35,7 @@ def show(account: str) -> None:
         except AccountError as exc:
             fail(str(exc))
         rows = pricing_rows(session, account_id)
-    table = Table(
+    table = make_table(
         key("listing"), key("sku"), "price", "min price", "to win", "winning", "comment"
     )
     for row in rows:

@@ -5,15 +5,13 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from temporalio.client import Client
 
 from activities.deps import BackMarketClients
 from activities.quantities import QuantityPass
 from bmsync.commands._db import database_url, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table
 from bmsync.commands.listings import Timeout, _account_id, run_on_temporal
 from database.session import make_engine, make_session_factory
 from domain.quantities import (
@@ -27,7 +25,7 @@ from workflows.quantities import ReconcileQuantitiesWorkflow
 app = typer.Typer(
     help="Listing quantities: plan (dry run) and sync now.", no_args_is_help=True
 )
-out = Console()
+out = make_console()
 
 Full = Annotated[
     bool,
@@ -65,7 +63,9 @@ def plan(account: str, full: Full = False) -> None:
         fail(f"{type(exc).__name__}: {exc}")
     finally:
         engine.dispose()
-    table = Table(key("listing"), key("sku"), "Back Market", "target", "action", "note")
+    table = make_table(
+        key("listing"), key("sku"), "Back Market", "target", "action", "note"
+    )
     for item in result.plan:
         table.add_row(
             str(item.listing_id),

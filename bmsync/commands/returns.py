@@ -3,18 +3,16 @@
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import select
 
 from bmsync.commands._db import command_session, fail
-from bmsync.commands._tables import key
+from bmsync.commands._tables import key, make_console, make_table
 from database.accounts import AccountError, require_account
 from database.models import InventoryItem, Rma, SalesOrder
 
 app = typer.Typer(help="Returns (RMAs) from Back Market.", no_args_is_help=True)
-out = Console()
+out = make_console()
 
 
 @app.command("list")
@@ -48,7 +46,7 @@ def list_(
             .limit(limit)
         ).all()
 
-    table = Table(
+    table = make_table(
         key("rma"),
         key("care folder"),
         key("claim"),

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.table import Table
 
 import starter
 import worker
 from bmsync.commands._db import say_new_database
+from bmsync.commands._tables import make_console, make_table
 from bmsync.commands.codec_cmd import create_codec_app, settings_codec
 from bmsync.demo import (
     DemoConfig,
@@ -52,8 +51,8 @@ from runtime.workers import Pollers, queue_pollers
 from sandbox.config import MarketConfig
 from sandbox.server import SandboxServer
 
-console = Console()
-errors = Console(stderr=True)
+console = make_console()
+errors = make_console(stderr=True)
 
 SANDBOX_ACCOUNT = "sandbox"
 # Where `bmsync demo` keeps its own embedded parts, under the state directory.
@@ -333,7 +332,7 @@ def _down(settings: Settings) -> list[str]:
 async def _status(settings: Settings) -> bool:
     """Print the parts; answer whether the engine can work (database, Temporal,
     a worker)."""
-    table = Table("part", "state", "where")
+    table = make_table("part", "state", "where")
     postgres = EmbeddedPostgres(settings.state_dir / "postgres")
     url = settings.database_url or postgres.url()
     revision = None

@@ -4,13 +4,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from bmsync.commands._tables import make_console, make_table
 from sandbox.config import MarketConfig, MerchantConfig, SandboxConfig
 from sandbox.server import run
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +79,7 @@ def _made_up_merchants(count: int) -> list[MerchantConfig]:
 
 def _show(settings: SandboxConfig, host: str, port: int) -> None:
     console.print(f"Back Market sandbox on [bold]http://{host}:{port}[/bold]")
-    table = Table("merchant", "platform", "token (made up)")
+    table = make_table("merchant", "platform", "token (made up)")
     for merchant in settings.merchants:
         table.add_row(merchant.name, merchant.platform, merchant.token)
     console.print(table)

@@ -1,11 +1,10 @@
 """`bmsync settings`: an account's sync settings."""
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from bmsync.commands._db import command_session, fail
+from bmsync.commands._tables import make_console, make_table
 from bmsync.commands._wake import wake_quantity_sync
 from database.accounts import (
     COUNTED_STATUSES,
@@ -21,7 +20,7 @@ from database.accounts import (
 from domain.text import quoted
 
 app = typer.Typer(help="Per-account settings.", no_args_is_help=True)
-out = Console()
+out = make_console()
 
 # Settings that change what a listing's calculated quantity is, or whether it is
 # pushed at all.
@@ -42,7 +41,7 @@ def show(account: str) -> None:
             view = settings_view(session, require_account(session, account))
         except AccountError as exc:
             fail(str(exc))
-    table = Table("key", "value", "meaning")
+    table = make_table("key", "value", "meaning")
     for key, value in view.values.items():
         table.add_row(key, escape(value), escape(setting_meaning(key)))
     out.print(table)
