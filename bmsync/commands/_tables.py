@@ -3,7 +3,7 @@
 import os
 from typing import Any
 
-from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Column, Table
 
@@ -15,7 +15,8 @@ FOLDED_MIN = 8
 
 
 def make_console(stderr: bool = False) -> Console:
-    """A console as wide as the terminal, or unbounded when output is not one."""
+    """A console as wide as the terminal; when output is not one, tables are as
+    wide as their widest row."""
     return _Console(stderr=stderr)
 
 
@@ -44,21 +45,32 @@ class _Console(Console):
     def print(self, *objects: Any, **options: Any) -> None:
         # A table grown past the terminal is wrapped by the terminal, not cut.
         options.setdefault("crop", False)
+        if "width" not in options and not self._width_chosen():
+            # Only a table is let grow: log lines and other text keep the
+            # console's width rather than being padded to the widest row.
+            unbounded = self.options.update(max_width=UNBOUNDED_WIDTH)
+            widest = max(
+                (
+                    Measurement.get(self, unbounded, item).maximum
+                    for item in objects
+                    if isinstance(item, Table)
+                ),
+                default=0,
+            )
+            if widest > self.width:
+                # rich never prints wider than the console: widen it for this call.
+                kept = self._width
+                self._width = widest
+                try:
+                    super().print(*objects, **options)
+                finally:
+                    self._width = kept
+                return
         super().print(*objects, **options)
 
-    @property
-    def size(self) -> ConsoleDimensions:
-        measured = super().size
-        # COLUMNS set by hand is a width asked for, terminal or not.
-        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-            return measured
-        return ConsoleDimensions(UNBOUNDED_WIDTH, measured.height)
-
-    @size.setter
-    def size(self, new_size: tuple[int, int]) -> None:
-        width, height = new_size
-        self._width = width
-        self._height = height
+    def _width_chosen(self) -> bool:
+        """A terminal's width, or COLUMNS set by hand, is a width to keep to."""
+        return self.is_terminal or os.environ.get("COLUMNS", "").isdigit()
 
 
 class _Table(Table):
