@@ -1,5 +1,7 @@
 """The `bmsync` command line."""
 
+import logging
+
 import typer
 
 from bmsync.commands import (
@@ -22,6 +24,7 @@ from bmsync.commands import (
 )
 from bmsync.commands._db import fail, stop_started_parts
 from bmsync.commands._text import TextCheckedGroup
+from runtime.logs import CORE_LOGGER
 from runtime.process import run_then_exit
 from runtime.settings import SettingsError, get_settings
 
@@ -64,4 +67,8 @@ api_cmd.register(app)
 
 def main() -> None:
     """The `bmsync` command."""
+    # A command that waits on Temporal says itself what came of it; the core's
+    # retry warnings on the way would bury that line. Long-running commands turn
+    # them back on (setup_logging).
+    logging.getLogger(CORE_LOGGER).setLevel(logging.ERROR)
     run_then_exit(app)

@@ -11,7 +11,12 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
     "color_message",
+    # What the SDK's core forwards with each line: its fields, left out as the
+    # core's own metadata rather than ours.
+    "temporal_log",
 }
+# Where the SDK's core sends its log lines (runtime.temporal).
+CORE_LOGGER = "temporalio.core"
 
 
 class ExtrasFormatter(logging.Formatter):

@@ -1,6 +1,8 @@
 """Connecting to Temporal with the data converter every worker and client shares."""
 
 import dataclasses
+import functools
+import logging
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -9,8 +11,16 @@ from temporalio.converter import (
     DefaultFailureConverterWithEncodedAttributes,
 )
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from runtime.codec import EncryptionCodec, load_keys
+from runtime.logs import CORE_LOGGER
 from runtime.settings import Settings, get_settings
 
 
@@ -36,7 +46,27 @@ async def connect(
     address: str, namespace: str, settings: Settings | None = None
 ) -> Client:
     return await Client.connect(
-        address, namespace=namespace, data_converter=data_converter(settings)
+        address,
+        namespace=namespace,
+        data_converter=data_converter(settings),
+        runtime=_runtime(),
+    )
+
+
+@functools.cache
+def _runtime() -> Runtime:
+    """The SDK's core, its lines sent through this process's logging rather than
+    written to stderr on their own, so a command can keep its retries quiet."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(
+                    logger=logging.getLogger(CORE_LOGGER),
+                    append_log_fields_to_message=False,
+                ),
+            )
+        )
     )
 
 

