@@ -49,7 +49,7 @@ from domain.orders import (
     CommitInventoryResult,
     order_workflow_id,
 )
-from domain.text import error_message, storable
+from domain.text import error_message, quoted, storable
 from runtime.order_client import OrderClient, OrderNotAnswered, OrderRequestError
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def create_app(
             if state is None or failure is not None:
                 raise HTTPException(
                     status.HTTP_404_NOT_FOUND,
-                    f"order {order_id} of account {account!r} is not known"
+                    f"order {order_id} of account {quoted(account)} is not known"
                     + (f": {failure}" if failure else ""),
                 )
         return OrderView(
@@ -272,7 +272,9 @@ def _account_id(session_factory: sessionmaker[Session], name: str) -> int:
     with session_factory() as session:
         account = get_account(session, name)
         if account is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account named {name!r}")
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no account named {quoted(name)}"
+            )
         return account.id
 
 

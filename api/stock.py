@@ -142,11 +142,11 @@ def _variation_id(session: Session, request: StockRequest) -> int:
     if repo.find_product(session, spec.manufacturer, spec.model) is None:
         raise FieldProblem(
             ("manufacturer", "model"),
-            f"no product {spec.manufacturer!r} {spec.model!r} in the catalog; "
-            + ADD_VARIATION_FIRST,
+            f"no product {quoted(spec.manufacturer)} {quoted(spec.model)} in the "
+            "catalog; " + ADD_VARIATION_FIRST,
         )
     attributes = ", ".join(
-        f"{name} {getattr(spec, name)!r}" for name in VARIATION_ATTRIBUTES
+        f"{name} {_shown(getattr(spec, name))}" for name in VARIATION_ATTRIBUTES
     )
     raise FieldProblem(
         VARIATION_ATTRIBUTES,
@@ -175,3 +175,7 @@ def _syncing_accounts(session: Session, status_id: int, warehouse_id: int) -> li
             .order_by(AccountSettings.account_id)
         )
     )
+
+
+def _shown(value: object) -> str:
+    return quoted(value) if isinstance(value, str) else repr(value)

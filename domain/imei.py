@@ -106,7 +106,7 @@ def device_identifier(imei: str | None, serial: str | None) -> DeviceIdentifier 
         cleaned = serial.strip()
         if len(cleaned) > SERIAL_MAX_LENGTH:
             raise ValueError(
-                f"serial number {cleaned!r} is longer than {SERIAL_MAX_LENGTH}"
+                f"serial number {quoted(cleaned)} is longer than {SERIAL_MAX_LENGTH}"
             )
         return DeviceIdentifier(IdentifierKind.SERIAL, cleaned)
     return None

@@ -137,9 +137,9 @@ def checked_cost(amount: Decimal) -> Decimal:
     Postgres would round a third decimal away without a word, so it is refused.
     """
     if not amount.is_finite() or not 0 <= amount <= MAX_COST:
-        raise ValueError(f"{amount} is not from 0 to {MAX_COST}")
+        raise ValueError(f"{quoted(str(amount))} is not from 0 to {MAX_COST}")
     if amount != amount.quantize(CENT):
-        raise ValueError(f"{amount} has more than 2 decimal places")
+        raise ValueError(f"{quoted(str(amount))} has more than 2 decimal places")
     return amount
 
 

@@ -154,7 +154,7 @@ class ValidateOrderInput(TextInput):
     # that repeats a request with its id is not served twice, and one that sends a
     # different request under a used id is refused. The client sets one when the
     # caller does not.
-    request_id: str | None = Field(default=None, max_length=100)
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class ValidateOrderResult(BaseModel):
@@ -173,7 +173,7 @@ class CommitInventoryInput(TextInput):
         default=False,
         description="Record a device that does not fulfil the line; no IMEI is sent.",
     )
-    request_id: str | None = Field(default=None, max_length=100)
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
     @field_validator("identifier")
     @classmethod
@@ -201,7 +201,7 @@ class AddShipmentInput(TextInput):
     tracking_number: str = Field(min_length=1, max_length=100)
     carrier: str | None = Field(default=None, max_length=100)
     url: str | None = Field(default=None, max_length=500)
-    request_id: str | None = Field(default=None, max_length=100)
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
     @field_validator("tracking_number")
     @classmethod

@@ -200,6 +200,7 @@ async def test_a_refusal_reads_as_the_rule_words_it(
             "request_id",
         ),
         ("shipments", {"tracking_number": "1Z", "request_id": "\u0000"}, "request_id"),
+        ("shipments", {"tracking_number": "1Z", "request_id": ""}, "request_id"),
     ],
 )
 async def test_text_the_database_cannot_store_is_refused_naming_the_field(
@@ -309,6 +310,7 @@ async def test_unknown_orders_and_accounts_are_404s(
         # The requests started the order's workflow, which found no such order.
         read = await api.get(path)
     no_account = await api.get("/v1/accounts/nobody/orders/1")
+    long_account = await api.get(f"/v1/accounts/{'A' * 10_000}/orders/1")
     too_big = await api.get(orders_path(world, 10**23))
 
     assert [commit.status_code, ship.status_code, read.status_code] == [404] * 3
@@ -321,6 +323,9 @@ async def test_unknown_orders_and_accounts_are_404s(
     assert too_big.json()["detail"][0]["loc"] == ["path", "order_id"]
     assert no_account.status_code == 404
     assert "'nobody'" in no_account.json()["detail"]
+    assert long_account.status_code == 404
+    assert "(10000 characters)" in long_account.json()["detail"]
+    assert len(long_account.text) < 300
 
 
 async def test_a_request_no_worker_answers_is_a_503_to_try_again(

@@ -610,8 +610,21 @@ LONG = "A" * 100_000
         (["inventory", "add", "--sku", LONG, "--serial", "S1"], 2),
         (["inventory", "move", LONG, "--status", "Available"], 2),
         (["accounts", "show", LONG], 1),
+        (
+            [
+                "inventory",
+                "add",
+                "--sku",
+                SKU,
+                "--serial",
+                "S1",
+                "--cost",
+                "9" * 100_000,
+            ],
+            2,
+        ),
     ],
-    ids=["serial", "imei", "sku", "identifier", "account"],
+    ids=["serial", "imei", "sku", "identifier", "account", "cost"],
 )
 def test_a_refusal_quotes_a_long_value_cut_short(
     stocked: CliRunner, args: list[str], code: int

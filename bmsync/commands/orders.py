@@ -59,7 +59,10 @@ app = typer.Typer(
 out = make_console()
 
 Timeout = Annotated[
-    float, typer.Option(help="seconds to wait for the order's workflow to answer")
+    float,
+    typer.Option(
+        min=1, max=3600, help="seconds to wait for the order's workflow to answer"
+    ),
 ]
 # How a closed orderline reads, by its Back Market state.
 CLOSED_LINES = {

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def sandbox(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8600,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     seed: Annotated[int | None, typer.Option(help="Seed of the catalog.")] = None,
     merchants: Annotated[
