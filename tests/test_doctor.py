@@ -698,23 +698,42 @@ def test_an_import_that_read_back_market_since_it_failed_is_fine(
     assert runs.ok and "after a run failed 2026-05-01 12:00:00" in runs.detail
 
 
-def refused_shipment(
-    session: Session, account: Account, at: datetime, error_class: str, detail: str
+def order_write(
+    session: Session,
+    account: Account,
+    at: datetime,
+    kind: str,
+    detail: str,
+    error_class: str | None = None,
 ) -> None:
-    """Back Market's refusal of the shipment, as the shipping activity records it."""
+    """A write for the order, as its activity logs it: failed when it has an error."""
     session.add(
         SyncLogEntry(
             at=at,
             account_id=account.id,
-            kind="shipment",
+            kind=kind,
             direction="push",
-            result="failed",
+            result="ok" if error_class is None else "failed",
             external_ref=str(ORDER_ID),
             error_class=error_class,
-            detail=f"Back Market refused shipment 1Z-DOC: {detail}",
+            detail=detail,
         )
     )
     session.flush()
+
+
+def refused_shipment(
+    session: Session, account: Account, at: datetime, error_class: str, detail: str
+) -> None:
+    """Back Market's refusal of the shipment, as the shipping activity records it."""
+    order_write(
+        session,
+        account,
+        at,
+        "shipment",
+        f"Back Market refused shipment 1Z-DOC: {detail}",
+        error_class,
+    )
 
 
 def test_a_shipment_back_market_does_not_know_is_named_not_blamed_on_the_worker(
@@ -789,42 +808,24 @@ def status_named(session: Session, name: str) -> int:
     return found
 
 
-def imei_log(
-    session: Session, account: Account, at: datetime, result: str, detail: str
-) -> None:
-    """An IMEI write for the order, as the IMEI activity records it."""
-    session.add(
-        SyncLogEntry(
-            at=at,
-            account_id=account.id,
-            kind="imei_sync",
-            direction="push",
-            result=result,
-            external_ref=str(ORDER_ID),
-            error_class="BackMarketNotFound" if result == "failed" else None,
-            detail=detail,
-        )
-    )
-    session.flush()
-
-
 def test_an_imei_back_market_refused_is_reported_until_one_is_taken(
     session: Session, account: Account, variation: int
 ) -> None:
     import_order(session, account)
     commit(session, add_device(session, variation))
-    imei_log(
+    order_write(
         session,
         account,
         T0,
-        "failed",
+        "imei_sync",
         "Back Market refused the IMEI of orderline 7: 404 Not found",
+        "BackMarketNotFound",
     )
 
     refused = answer(
         diagnose_order(session, account, ORDER_ID), "IMEIs taken by Back Market"
     )
-    imei_log(session, account, T0 + timedelta(minutes=1), "ok", "IMEI sent")
+    order_write(session, account, T0 + timedelta(minutes=1), "imei_sync", "IMEI sent")
     taken = answer(
         diagnose_order(session, account, ORDER_ID), "IMEIs taken by Back Market"
     )
