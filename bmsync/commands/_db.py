@@ -1,6 +1,6 @@
 """A database session for a command: DATABASE_URL, else the embedded Postgres."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bmsync.commands._tables import make_console
 from database.migrate import upgrade
 from database.session import make_engine, make_session_factory
-from domain.text import error_message
+from domain.text import error_message, quoted
 from runtime.embedded import EmbeddedPostgres, StartError
 from runtime.settings import get_settings
 
@@ -94,6 +94,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def fail_unknown_status(value: str, known: Sequence[str]) -> NoReturn:
+    """Refuse a --status no row has, naming the ones there are."""
+    fail(
+        f"--status: unknown status {quoted(value)}; the statuses are "
+        + ", ".join(known),
+        2,
+    )
 
 
 def validated(model: type[M], names: dict[str, str], **values: object) -> M:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
-from bmsync.commands._db import command_session, err, fail
+from bmsync.commands._db import command_session, err, fail, fail_unknown_status
 from bmsync.commands._tables import key, make_console, make_table, whole
 from bmsync.commands._wake import wake_quantity_sync
 from database import inventory as repo
@@ -208,11 +208,7 @@ def list_(
                 known = session.scalars(
                     select(InventoryStatus.name).order_by(InventoryStatus.id)
                 ).all()
-                fail(
-                    f"--status: unknown status {quoted(status)}; the statuses are "
-                    + ", ".join(known),
-                    2,
-                )
+                fail_unknown_status(status, known)
             query = query.where(InventoryItem.status_id == status_row.id)
         if warehouse is not None:
             warehouse_row = repo.warehouse_by_name(session, warehouse)

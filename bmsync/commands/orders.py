@@ -20,6 +20,7 @@ from bmsync.commands._db import (
     OrderlineId,
     command_session,
     fail,
+    fail_unknown_status,
     validated,
 )
 from bmsync.commands._tables import key, make_console, make_table, whole
@@ -132,11 +133,7 @@ def list_(
                 known = session.scalars(
                     select(SalesOrderStatus.name).order_by(SalesOrderStatus.id)
                 ).all()
-                fail(
-                    f"--status: unknown status {quoted(status)}; the statuses are "
-                    + ", ".join(known),
-                    2,
-                )
+                fail_unknown_status(status, known)
             query = query.where(SalesOrder.status_id == status_row.id)
         if state is not None:
             query = query.where(SalesOrder.backmarket_state == state)
